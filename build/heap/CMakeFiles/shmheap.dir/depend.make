@@ -1,0 +1,2 @@
+# Empty dependencies file for shmheap.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,263 @@
+// shmheap::Heap: the C++ API of libshmheap.
+//
+// A heap is a persistent, relocatable malloc-style arena kept in one backing
+// file and mapped by every attached process. Objects are allocated in it with
+// malloc semantics and may carry a unique name (1..255 bytes, no '/', no NUL).
+// Named objects have a persistent identity (ObjectId: inode number plus
+// generation, never reused while the heap exists), a version that changes on
+// every write-unlock, resize and replace, attributes, a type string, and
+// process-shared READ/WRITE locks owned by owner tokens.
+//
+// Thread safety: a Heap may be used from any number of threads at once.
+// Process safety: any number of processes may attach the same file; every
+// metadata change is atomic with respect to kill -9 of any of them, and locks
+// held by a process that dies are released.
+//
+// Addresses: a span or pointer returned by the heap stays valid while this
+// process stays attached and the object (or the version a lock or pin holds)
+// exists. Heaps are never remapped: growth by any process becomes visible in
+// place. A pointer obtained without a lock (Find) may be invalidated by a
+// concurrent Remove, Resize or Replace in another process.
+//
+// Errors are Status/Result values (status.hpp); no function throws for an
+// expected failure. Functions that can block say so.
+#ifndef SHMHEAP_HEAP_HPP_
+#define SHMHEAP_HEAP_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <shmheap/status.hpp>
+
+namespace shmheap {
+
+// How Open treats the backing file (Boost.Interprocess creation tags).
+enum class OpenMode {
+  kCreate,        // create; kAlreadyExists if the file exists
+  kOpen,          // open an existing heap; kNotFound otherwise
+  kOpenOrCreate,  // open, creating it if missing
+  kReadOnly,      // open an existing heap read-only (no locks, no changes)
+};
+
+enum class LockMode : int { kRead = 1, kWrite = 2 };
+
+// Default maximum size of a new heap when Options::max_size is 0.
+inline constexpr std::uint64_t kDefaultMaxSize = 64ull << 30;
+
+struct Options {
+  OpenMode mode = OpenMode::kOpenOrCreate;
+  // Maximum size for a new heap (0: kDefaultMaxSize). Fixed at creation;
+  // ignored when opening an existing heap.
+  std::uint64_t max_size = 0;
+  // Initial file size of a new heap (0: 1 MiB).
+  std::uint64_t initial_size = 0;
+  // Permission bits of a new backing file.
+  unsigned file_mode = 0600;
+};
+
+// Identifies a named object for the life of the heap. inode is the object's
+// persistent inode number (>= 1); generation distinguishes reuses of it.
+struct ObjectId {
+  std::uint64_t inode = 0;
+  std::uint64_t generation = 0;
+  bool operator==(const ObjectId&) const = default;
+};
+
+// A lock owner. Locks nest per owner; different owners exclude each other
+// (READ/READ compatible). ThreadOwner() is a distinct token per thread.
+using OwnerToken = std::uint64_t;
+OwnerToken ThreadOwner() noexcept;
+// A fresh token, unique in this process (for owners that are not threads).
+OwnerToken NewOwnerToken() noexcept;
+
+struct ObjectAttr {
+  std::uint32_t mode = 0100644;  // st_mode
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
+struct ObjectInfo {
+  ObjectId id;
+  std::string name;         // empty for an orphan (unlinked but still held)
+  std::uint64_t size = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t offset = 0;  // file offset of the data in the backing file
+  std::uint64_t version = 0;
+  std::string type;
+  ObjectAttr attr;
+  std::int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  std::string lock_state;   // "-", "R2", "W", ...
+  std::uint32_t refs = 0;
+};
+
+struct ClientInfo {
+  std::uint32_t slot = 0;
+  std::uint32_t pid = 0;
+  std::string host;
+  std::uint64_t start_ticks = 0;
+  std::int64_t attach_time_ns = 0;
+  std::uint32_t word_size = 0;  // 32 or 64
+  bool alive = false;
+  bool self = false;
+};
+
+struct HeapStats {
+  std::uint64_t file_size = 0;
+  std::uint64_t max_size = 0;
+  std::uint64_t objects = 0;          // named objects
+  std::uint64_t object_bytes = 0;     // sum of named objects' sizes
+  std::uint64_t allocations = 0;      // live chunks (named, anonymous, internal)
+  std::uint64_t chunk_bytes = 0;      // usable bytes in live chunks
+  std::uint64_t free_bytes = 0;       // in free runs
+  std::uint64_t free_runs = 0;
+  std::uint64_t largest_free_run = 0; // bytes
+  double internal_fragmentation = 0;  // 1 - chunk_bytes / bytes in used blocks
+  double external_fragmentation = 0;  // 1 - largest_free_run / free_bytes
+  std::uint32_t clients = 0;
+  std::uint64_t recoveries = 0;
+  std::string uuid;
+};
+
+class Heap;
+class HeapImpl;
+
+// RAII object lock: unlocks on destruction. Obtained from Heap::Lock.
+class [[nodiscard]] LockGuard {
+ public:
+  LockGuard() = default;
+  LockGuard(LockGuard&& other) noexcept;
+  LockGuard& operator=(LockGuard&& other) noexcept;
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+  ~LockGuard();
+
+  // The locked version's bytes (valid until Unlock).
+  std::span<std::byte> data() const noexcept { return data_; }
+  ObjectId id() const noexcept { return id_; }
+  bool held() const noexcept { return heap_ != nullptr; }
+  // Releases now. Errors as Heap::Unlock.
+  Status Unlock();
+
+ private:
+  friend class Heap;
+  friend class HeapImpl;
+  LockGuard(Heap* heap, ObjectId id, OwnerToken owner, std::span<std::byte> data)
+      : heap_(heap), id_(id), owner_(owner), data_(data) {}
+  Heap* heap_ = nullptr;
+  ObjectId id_;
+  OwnerToken owner_ = 0;
+  std::span<std::byte> data_;
+};
+
+class Heap {
+ public:
+  // Attaches (and if asked, creates) the heap in `path`. Blocks briefly while
+  // another process holds the heap mutex; recovers a heap left by a crash.
+  // Errors: kNotFound, kAlreadyExists, kPermission, kCorruption (bad magic,
+  // sizes or offsets; message says which), kVersionMismatch, kNotSupported
+  // (heap too large for a 32-bit process), kNoSpace, kIOError.
+  static Result<std::unique_ptr<Heap>> Open(const std::string& path, const Options& options = {});
+
+  // Checks every invariant of the heap file at `path` without modifying it
+  // (opened read-only). Returns the problems found (empty: consistent), or
+  // an error if the file cannot be read as a heap at all.
+  static Result<std::vector<std::string>> Check(const std::string& path);
+
+  // Detaches: releases every lock, pin and reference this Heap holds, and
+  // marks the heap cleanly closed if this was the last client.
+  virtual ~Heap() = default;
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  // ---- allocation (PUPS shmalloc / shrealloc / shfree) ----
+
+  // Allocates a named object of `size` bytes (zero-filled).
+  // Errors: kAlreadyExists (name taken), kInvalidArgument (bad name), kNoSpace.
+  virtual Result<std::span<std::byte>> Allocate(std::string_view name, std::size_t size,
+                                                const ObjectAttr& attr = {}) = 0;
+  // Allocates anonymous memory (not zero-filled). Errors: kNoSpace.
+  virtual Result<std::span<std::byte>> AllocateAnonymous(std::size_t size) = 0;
+  // Frees memory from Allocate/AllocateAnonymous/Realloc. For a named object
+  // this removes it (as Remove), releasing this process's locks on it.
+  // Errors: kInvalidArgument (not an allocation of this heap).
+  virtual Status Free(void* ptr) = 0;
+  // Resizes an allocation, moving it if needed (named objects keep their
+  // name and identity; their version changes). Errors: kInvalidArgument, kNoSpace.
+  virtual Result<void*> Realloc(void* ptr, std::size_t size) = 0;
+
+  // ---- named objects ----
+
+  // The object's bytes, without locking. Errors: kNotFound.
+  virtual Result<std::span<std::byte>> Find(std::string_view name) = 0;
+  virtual Result<ObjectId> Lookup(std::string_view name) = 0;
+  virtual Result<ObjectInfo> Stat(std::string_view name) = 0;
+  virtual Result<ObjectInfo> Stat(ObjectId id) = 0;
+  // Current version (changes on write-unlock, resize, replace, write).
+  virtual Result<std::uint64_t> Version(std::string_view name) = 0;
+  // ObjLayer validTest: true if `version` is still the current one.
+  virtual Result<bool> IsCurrent(std::string_view name, std::uint64_t version) = 0;
+  // Publishes `bytes` as the object's new version, atomically. Holders of
+  // locks or pins on the old version keep reading it until they release it.
+  // Errors: kNotFound, kNoSpace.
+  virtual Status Replace(std::string_view name, std::span<const std::byte> bytes) = 0;
+  // Removes the name. The object's memory is freed when the last lock, pin
+  // and reference on it is released. Errors: kNotFound.
+  virtual Status Remove(std::string_view name) = 0;
+  // Renames atomically. If `to` exists it is replaced (removed as by Remove)
+  // unless `no_replace` (then kAlreadyExists). Errors: kNotFound, kInvalidArgument.
+  virtual Status Rename(std::string_view from, std::string_view to, bool no_replace = false) = 0;
+  // The PUPS type-information table. `type` is at most 255 bytes.
+  virtual Status SetType(std::string_view name, std::string_view type) = 0;
+  // All named objects (PUPS map_show data), in index order.
+  virtual std::vector<ObjectInfo> List() = 0;
+
+  // ---- locks (PUPS msm_lockobjectname) ----
+
+  // Locks `name` for `owner`, waiting up to `timeout` (nullopt: forever).
+  // Returns a guard whose data() is the locked version. Nesting by the same
+  // owner is allowed; READ -> WRITE upgrades when the owner is the sole reader.
+  // Errors: kNotFound, kTimedOut, kDeadlock (waiting would close a cycle of
+  // waiting owners, across processes), kNoSpace (hold table cannot grow).
+  // Blocks. A lock whose holder dies is released within about 50 ms.
+  virtual Result<LockGuard> Lock(std::string_view name, LockMode mode, OwnerToken owner = ThreadOwner(),
+                                 std::optional<std::chrono::nanoseconds> timeout = std::nullopt) = 0;
+  // Like Lock but never waits: kBusy if the lock is taken.
+  virtual Result<LockGuard> TryLock(std::string_view name, LockMode mode, OwnerToken owner = ThreadOwner()) = 0;
+  // Lock without a guard (the C API); Unlock releases one nesting level.
+  virtual Result<std::span<std::byte>> LockRaw(std::string_view name, LockMode mode, OwnerToken owner,
+                                               std::int64_t timeout_ns) = 0;
+  virtual Status UnlockByName(std::string_view name, OwnerToken owner) = 0;
+  virtual Status Unlock(ObjectId id, OwnerToken owner) = 0;
+
+  // ---- heap-wide ----
+
+  // Makes every change so far durable (msync, then fsync). Blocks.
+  virtual Status Flush() = 0;
+  virtual std::vector<ClientInfo> Clients() = 0;
+  virtual HeapStats Stats() = 0;
+  // Invariant check of the attached heap (takes the heap mutex).
+  virtual std::vector<std::string> CheckAttached() = 0;
+  // Releases the locks, pins and references of attached clients that died.
+  // Happens on its own on attach and when a waiter finds a dead holder.
+  virtual void ReapDeadClients() = 0;
+
+  // The base address and size of this process's view (for pointer checks).
+  virtual std::byte* base() const noexcept = 0;
+  virtual const std::string& path() const noexcept = 0;
+  virtual std::uint64_t max_size() const noexcept = 0;
+
+ protected:
+  Heap() = default;
+};
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_HEAP_HPP_

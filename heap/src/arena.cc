@@ -1,0 +1,465 @@
+// Arena implementation. See arena.h for the model and format/page_info.h for
+// the per-block table. Every value read from the table or from a chunk is
+// validated before it is used as an index or offset; a bad one yields
+// kCorruption and the operation (not yet committed) is abandoned.
+#include "heap/src/arena.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_set>
+
+#include "heap/src/backing_file.h"
+#include "heap/src/log.h"
+
+namespace shmheap {
+
+using format::ChunkHeader;
+using format::kBlockShift;
+using format::kBlockSize;
+using format::kChunkMagic;
+using format::kNoChunk;
+using format::kNumRunBins;
+using format::kNumSmallClasses;
+using format::kSmallClassSizes;
+using format::PageInfo;
+
+namespace {
+
+constexpr std::uint64_t kHeader = sizeof(ChunkHeader);
+constexpr std::uint32_t kMinGrowBlocks = 256;  // 1 MiB
+constexpr int kMaxBinScan = 64;                // best-fit candidates looked at per log bin
+
+std::uint32_t ClassSize(int cls) { return kSmallClassSizes[cls]; }
+std::uint32_t ChunksPerBlock(int cls) { return kBlockSize / ClassSize(cls); }
+std::uint64_t TableBlocks(std::uint64_t entries) {
+  return (entries * sizeof(PageInfo) + kBlockSize - 1) / kBlockSize;
+}
+
+Status Corrupt(const std::string& what) { return Status::Corruption("arena: " + what); }
+
+}  // namespace
+
+int Arena::ClassFor(std::uint64_t total) {
+  if (total > format::kMaxSmallChunk) return -1;
+  // 24 classes: a binary search is not worth it.
+  for (int c = 0; c < static_cast<int>(kNumSmallClasses); ++c) {
+    if (total <= kSmallClassSizes[c]) return c;
+  }
+  return -1;
+}
+
+std::uint32_t Arena::BinFor(std::uint32_t blocks) {
+  if (blocks <= 32) return blocks - 1;
+  std::uint32_t log2 = 31 - static_cast<std::uint32_t>(__builtin_clz(blocks));
+  return std::min<std::uint32_t>(kNumRunBins - 1, 32 + (log2 - 5));
+}
+
+PageInfo* Arena::Table() const {
+  const auto* sb = space_->sb();
+  return space_->At<PageInfo>(sb->pageinfo_off, sb->pageinfo_count);
+}
+
+PageInfo* Arena::Info(std::uint32_t block) const {
+  if (block >= space_->sb()->pageinfo_count || block >= FileBlocks()) return nullptr;
+  PageInfo* t = Table();
+  return t ? t + block : nullptr;
+}
+
+std::uint32_t Arena::FileBlocks() const {
+  return static_cast<std::uint32_t>(space_->sb()->file_size >> kBlockShift);
+}
+
+// ---------------------------------------------------------------- formatting
+
+Status Arena::Format(const Space& space, std::uint32_t first_block, std::uint32_t file_blocks) {
+  auto* sb = space.sb();
+  std::uint64_t entries = std::max<std::uint64_t>(file_blocks, 1024);
+  std::uint32_t tblocks = static_cast<std::uint32_t>(TableBlocks(entries));
+  if (first_block + tblocks + 1 > file_blocks) return Status::InvalidArgument("heap too small");
+  sb->pageinfo_off = std::uint64_t{first_block} << kBlockShift;
+  sb->pageinfo_count = entries;
+  auto* t = space.At<PageInfo>(sb->pageinfo_off, entries);
+  if (!t) return Status::InvalidArgument("heap too small for its page table");
+  std::memset(t, 0, entries * sizeof(PageInfo));
+  for (std::uint32_t b = 0; b < first_block; ++b) t[b] = PageInfo{format::kPageSystem, 0, 0, 1, 0, 0};
+  t[first_block] = PageInfo{format::kPageLargeHead, 0, 0, tblocks, 0, 0};
+  if (tblocks >= 2) t[first_block + tblocks - 1] = PageInfo{format::kPageLargeBody, 0, 0, first_block, 0, 0};
+  // The table run has no chunk header: it is reached only through the superblock.
+  std::uint32_t head = first_block + tblocks;
+  std::uint32_t n = file_blocks - head;
+  t[head] = PageInfo{format::kPageFreeHead, 0, 0, n, 0, 0};
+  if (n >= 2) t[head + n - 1] = PageInfo{format::kPageFreeTail, 0, 0, n, 0, 0};
+  std::memset(sb->run_bins, 0, sizeof(sb->run_bins));
+  std::memset(sb->small_heads, 0, sizeof(sb->small_heads));
+  sb->run_bins[BinFor(n)] = head;
+  sb->blocks_in_use = tblocks;
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------ list helpers
+
+void Arena::BinInsert(std::uint32_t head, std::uint32_t blocks) {
+  auto* sb = space_->sb();
+  std::uint32_t bin = BinFor(blocks);
+  std::uint32_t old = sb->run_bins[bin];
+  PageInfo* h = Info(head);
+  log_->Set(h->prev, 0u);
+  log_->Set(h->next, old);
+  if (PageInfo* o = old ? Info(old) : nullptr) log_->Set(o->prev, head);
+  log_->Set(sb->run_bins[bin], head);
+}
+
+void Arena::BinRemove(std::uint32_t head) {
+  auto* sb = space_->sb();
+  PageInfo* h = Info(head);
+  std::uint32_t prev = h->prev, next = h->next;
+  if (PageInfo* p = prev ? Info(prev) : nullptr) {
+    log_->Set(p->next, next);
+  } else {
+    log_->Set(sb->run_bins[BinFor(h->count)], next);
+  }
+  if (PageInfo* n = next ? Info(next) : nullptr) log_->Set(n->prev, prev);
+}
+
+void Arena::ClassPush(int cls, std::uint32_t block) {
+  auto* sb = space_->sb();
+  std::uint32_t old = sb->small_heads[cls];
+  PageInfo* b = Info(block);
+  log_->Set(b->prev, 0u);
+  log_->Set(b->next, old);
+  if (PageInfo* o = old ? Info(old) : nullptr) log_->Set(o->prev, block);
+  log_->Set(sb->small_heads[cls], block);
+}
+
+void Arena::ClassRemove(int cls, std::uint32_t block) {
+  auto* sb = space_->sb();
+  PageInfo* b = Info(block);
+  std::uint32_t prev = b->prev, next = b->next;
+  if (PageInfo* p = prev ? Info(prev) : nullptr) {
+    log_->Set(p->next, next);
+  } else {
+    log_->Set(sb->small_heads[cls], next);
+  }
+  if (PageInfo* n = next ? Info(next) : nullptr) log_->Set(n->prev, prev);
+  log_->Set(b->prev, 0u);
+  log_->Set(b->next, 0u);
+}
+
+void Arena::MarkFreeRun(std::uint32_t head, std::uint32_t blocks) {
+  PageInfo* h = Info(head);
+  log_->LogRange(h, sizeof(PageInfo));
+  *h = PageInfo{format::kPageFreeHead, 0, 0, blocks, 0, 0};
+  if (blocks >= 2) {
+    PageInfo* t = Info(head + blocks - 1);
+    log_->LogRange(t, sizeof(PageInfo));
+    *t = PageInfo{format::kPageFreeTail, 0, 0, blocks, 0, 0};
+  }
+}
+
+void Arena::MarkLargeRun(std::uint32_t head, std::uint32_t blocks) {
+  PageInfo* h = Info(head);
+  log_->LogRange(h, sizeof(PageInfo));
+  *h = PageInfo{format::kPageLargeHead, 0, 0, blocks, 0, 0};
+  if (blocks >= 2) {
+    PageInfo* t = Info(head + blocks - 1);
+    log_->LogRange(t, sizeof(PageInfo));
+    *t = PageInfo{format::kPageLargeBody, 0, 0, head, 0, 0};
+  }
+}
+
+void Arena::WriteHeader(std::uint64_t chunk_off, std::uint64_t owner) {
+  auto* h = space_->At<ChunkHeader>(chunk_off);
+  log_->LogRange(h, sizeof(ChunkHeader));
+  h->magic = kChunkMagic;
+  h->flags = 0;
+  h->owner = owner;
+}
+
+// -------------------------------------------------------------- allocation
+
+Result<std::uint64_t> Arena::Allocate(std::uint64_t size, std::uint64_t owner) {
+  std::uint64_t max = space_->sb()->max_size;
+  if (size > max) return Status::NoSpace("allocation of " + std::to_string(size) + " bytes exceeds heap maximum");
+  std::uint64_t total = size + kHeader;
+  int cls = ClassFor(total);
+  if (cls >= 0) return AllocateSmall(cls, owner);
+  std::uint64_t blocks = (total + kBlockSize - 1) >> kBlockShift;
+  if (blocks > 0xFFFFFFFFull) return Status::NoSpace("allocation too large");
+  auto head = AllocateRun(static_cast<std::uint32_t>(blocks));
+  if (!head.ok()) return head.status();
+  std::uint64_t chunk = std::uint64_t{*head} << kBlockShift;
+  WriteHeader(chunk, owner);
+  auto* sb = space_->sb();
+  log_->Set(sb->blocks_in_use, sb->blocks_in_use + blocks);
+  log_->Set(sb->alloc_count, sb->alloc_count + 1);
+  log_->Set(sb->bytes_in_use, sb->bytes_in_use + (blocks << kBlockShift) - kHeader);
+  return chunk + kHeader;
+}
+
+Result<std::uint64_t> Arena::AllocateSmall(int cls, std::uint64_t owner) {
+  auto* sb = space_->sb();
+  const std::uint32_t csize = ClassSize(cls);
+  std::uint32_t b = sb->small_heads[cls];
+  if (b == 0) {
+    auto run = AllocateRun(1);
+    if (!run.ok()) return run.status();
+    b = *run;
+    // Thread every chunk onto the block's free list. The block was free until
+    // this operation, so these stores need no logging.
+    std::byte* base = space_->Bytes(std::uint64_t{b} << kBlockShift, kBlockSize);
+    const std::uint32_t n = ChunksPerBlock(cls);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::uint32_t link = i + 1 < n ? (i + 1) * csize : kNoChunk;
+      std::memcpy(base + i * csize, &link, 4);
+    }
+    PageInfo* info = Info(b);
+    log_->LogRange(info, sizeof(PageInfo));
+    *info = PageInfo{format::kPageSmall, static_cast<std::uint8_t>(cls), static_cast<std::uint16_t>(n), 0, 0, 0};
+    ClassPush(cls, b);
+    log_->Set(sb->blocks_in_use, sb->blocks_in_use + 1);
+  }
+  PageInfo* info = Info(b);
+  if (!info || info->kind != format::kPageSmall || info->size_class != cls || info->free_count == 0 ||
+      info->count >= kBlockSize || info->count % csize != 0 || info->count + csize > kBlockSize) {
+    return Corrupt("small-class list of " + std::to_string(csize) + " bytes points at bad block " + std::to_string(b));
+  }
+  std::uint64_t chunk = (std::uint64_t{b} << kBlockShift) + info->count;
+  std::uint32_t next;
+  std::memcpy(&next, space_->Bytes(chunk, 4), 4);
+  bool last = info->free_count == 1;
+  if (last ? next != kNoChunk : (next >= kBlockSize || next % csize != 0 || next + csize > kBlockSize)) {
+    return Corrupt("free-chunk link " + std::to_string(next) + " in block " + std::to_string(b));
+  }
+  log_->Set(info->count, next);
+  log_->Set(info->free_count, static_cast<std::uint16_t>(info->free_count - 1));
+  if (last) ClassRemove(cls, b);
+  WriteHeader(chunk, owner);
+  log_->Set(sb->alloc_count, sb->alloc_count + 1);
+  log_->Set(sb->bytes_in_use, sb->bytes_in_use + csize - kHeader);
+  return chunk + kHeader;
+}
+
+Result<std::uint32_t> Arena::AllocateRun(std::uint32_t blocks) {
+  auto* sb = space_->sb();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::uint32_t nblocks = FileBlocks();
+    std::uint32_t best = 0, best_count = 0;
+    for (std::uint32_t bin = BinFor(blocks); bin < kNumRunBins && best == 0; ++bin) {
+      std::uint32_t h = sb->run_bins[bin];
+      for (int seen = 0; h != 0 && seen < kMaxBinScan; ++seen) {
+        PageInfo* info = Info(h);
+        if (!info || info->kind != format::kPageFreeHead || info->count == 0 ||
+            std::uint64_t{h} + info->count > nblocks || BinFor(info->count) != bin) {
+          return Corrupt("free-run bin " + std::to_string(bin) + " holds bad block " + std::to_string(h));
+        }
+        if (info->count >= blocks && (best == 0 || info->count < best_count)) {
+          best = h;
+          best_count = info->count;
+          if (bin < 32 || info->count == blocks) break;  // exact-size bins: first is best
+        }
+        h = info->next;
+      }
+    }
+    if (best != 0) {
+      BinRemove(best);
+      if (best_count > blocks) {
+        MarkFreeRun(best + blocks, best_count - blocks);
+        BinInsert(best + blocks, best_count - blocks);
+      }
+      MarkLargeRun(best, blocks);
+      return best;
+    }
+    if (attempt == 0) Trim();
+    if (attempt == 1) SHMHEAP_RETURN_IF_ERROR(Grow(blocks));
+  }
+  return Status::NoSpace("no free run after growth");
+}
+
+void Arena::Trim() {
+  auto* sb = space_->sb();
+  for (std::uint32_t c = 0; c < kNumSmallClasses; ++c) {
+    std::uint32_t b = sb->small_heads[c];
+    for (int seen = 0; b != 0 && seen < 1 << 20; ++seen) {
+      PageInfo* info = Info(b);
+      if (!info || info->kind != format::kPageSmall) return;  // corrupt: Check reports it
+      std::uint32_t next = info->next;
+      if (info->free_count == ChunksPerBlock(static_cast<int>(c))) {
+        ClassRemove(static_cast<int>(c), b);
+        log_->Set(sb->blocks_in_use, sb->blocks_in_use - 1);
+        if (!FreeRun(b, 1).ok()) return;
+      }
+      b = next;
+    }
+  }
+}
+
+// -------------------------------------------------------------------- growth
+
+Status Arena::Grow(std::uint32_t min_blocks) {
+  auto* sb = space_->sb();
+  const std::uint64_t old_blocks = FileBlocks();
+  const std::uint64_t max_blocks = std::min(sb->max_size, space_->window()) >> kBlockShift;
+  std::uint64_t want = std::max<std::uint64_t>({min_blocks, old_blocks / 8, kMinGrowBlocks});
+  std::uint64_t table_blocks = 0;
+  std::uint64_t entries = sb->pageinfo_count;
+  std::uint64_t new_blocks = old_blocks + want;
+  // A larger page table, if needed, takes the first new blocks.
+  while (new_blocks + table_blocks > entries) {
+    entries = std::max(entries * 2, new_blocks + table_blocks);
+    table_blocks = TableBlocks(entries);
+  }
+  new_blocks += table_blocks;
+  if (new_blocks > max_blocks) {
+    new_blocks = max_blocks;
+    if (new_blocks < old_blocks + table_blocks + min_blocks) {
+      return Status::NoSpace("heap is at its maximum size of " + std::to_string(sb->max_size) + " bytes");
+    }
+  }
+  if (new_blocks > 0xFFFFFFFFull) return Status::NoSpace("heap block numbers exhausted");
+  SHMHEAP_RETURN_IF_ERROR(file_->GrowTo(new_blocks << kBlockShift));
+  log_->LogRange(&sb->file_size, 8);
+  AtomicField(sb->file_size).store(new_blocks << kBlockShift, std::memory_order_release);
+  Log()->debug("arena grown from {} to {} blocks{}", old_blocks, new_blocks,
+               table_blocks ? " with a new page table" : "");
+  if (table_blocks) {
+    return GrowTable(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks));
+  }
+  return FreeRun(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks - old_blocks));
+}
+
+Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
+  auto* sb = space_->sb();
+  const std::uint64_t old_entries = sb->pageinfo_count;
+  std::uint64_t entries = old_entries;
+  while (entries < new_blocks) entries *= 2;
+  const auto tblocks = static_cast<std::uint32_t>(TableBlocks(entries));
+  PageInfo* old_table = Table();
+  auto* t = space_->At<PageInfo>(std::uint64_t{old_blocks} << kBlockShift, entries);
+  if (!old_table || !t || old_blocks + tblocks > new_blocks) return Corrupt("cannot place a grown page table");
+  const std::uint32_t old_head = static_cast<std::uint32_t>(sb->pageinfo_off >> kBlockShift);
+  const std::uint32_t old_tblocks = static_cast<std::uint32_t>(TableBlocks(old_entries));
+  // Build the new table while nothing references it (unlogged), then publish.
+  std::memcpy(t, old_table, old_entries * sizeof(PageInfo));
+  std::memset(t + old_entries, 0, (entries - old_entries) * sizeof(PageInfo));
+  t[old_blocks] = PageInfo{format::kPageLargeHead, 0, 0, tblocks, 0, 0};
+  if (tblocks >= 2) t[old_blocks + tblocks - 1] = PageInfo{format::kPageLargeBody, 0, 0, old_blocks, 0, 0};
+  std::uint32_t rest = new_blocks - old_blocks - tblocks;
+  if (rest) {
+    t[old_blocks + tblocks] = PageInfo{format::kPageFreeHead, 0, 0, rest, 0, 0};
+    if (rest >= 2) t[new_blocks - 1] = PageInfo{format::kPageFreeTail, 0, 0, rest, 0, 0};
+  }
+  log_->Set(sb->pageinfo_count, entries);
+  log_->Set(sb->pageinfo_off, std::uint64_t{old_blocks} << kBlockShift);
+  log_->Set(sb->blocks_in_use, sb->blocks_in_use + tblocks - old_tblocks);
+  if (rest) BinInsert(old_blocks + tblocks, rest);
+  return FreeRun(old_head, old_tblocks);
+}
+
+// --------------------------------------------------------------------- free
+
+format::ChunkHeader* Arena::Header(std::uint64_t data_off) const {
+  if (data_off < kHeader) return nullptr;
+  const std::uint64_t chunk = data_off - kHeader;
+  const auto b = static_cast<std::uint32_t>(chunk >> kBlockShift);
+  const std::uint32_t in = static_cast<std::uint32_t>(chunk & (kBlockSize - 1));
+  PageInfo* info = Info(b);
+  if (!info) return nullptr;
+  if (info->kind == format::kPageSmall) {
+    if (info->size_class >= kNumSmallClasses || in % ClassSize(info->size_class) != 0 ||
+        in + ClassSize(info->size_class) > kBlockSize) {
+      return nullptr;
+    }
+  } else if (info->kind != format::kPageLargeHead || in != 0) {
+    return nullptr;
+  }
+  auto* h = space_->At<ChunkHeader>(chunk);
+  return (h && h->magic == kChunkMagic) ? h : nullptr;
+}
+
+std::uint64_t Arena::Capacity(std::uint64_t data_off) const {
+  if (!Header(data_off)) return 0;
+  PageInfo* info = Info(static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift));
+  if (info->kind == format::kPageSmall) return ClassSize(info->size_class) - kHeader;
+  return (std::uint64_t{info->count} << kBlockShift) - kHeader;
+}
+
+void Arena::SetOwner(std::uint64_t data_off, std::uint64_t owner) {
+  if (ChunkHeader* h = Header(data_off)) log_->Set(h->owner, owner);
+}
+
+Status Arena::Free(std::uint64_t data_off) {
+  ChunkHeader* h = Header(data_off);
+  if (!h) return Status::InvalidArgument("offset " + std::to_string(data_off) + " is not an allocated chunk");
+  const std::uint64_t chunk = data_off - kHeader;
+  const auto b = static_cast<std::uint32_t>(chunk >> kBlockShift);
+  PageInfo* info = Info(b);
+  auto* sb = space_->sb();
+  log_->Set(sb->alloc_count, sb->alloc_count - 1);
+  if (info->kind == format::kPageSmall) {
+    log_->Set(sb->bytes_in_use, sb->bytes_in_use - (ClassSize(info->size_class) - kHeader));
+    return FreeSmall(b, static_cast<std::uint32_t>(chunk & (kBlockSize - 1)));
+  }
+  const std::uint32_t n = info->count;
+  if (n == 0 || std::uint64_t{b} + n > FileBlocks()) return Corrupt("large run at block " + std::to_string(b));
+  log_->Set(h->magic, 0u);
+  log_->Set(sb->blocks_in_use, sb->blocks_in_use - n);
+  log_->Set(sb->bytes_in_use, sb->bytes_in_use - ((std::uint64_t{n} << kBlockShift) - kHeader));
+  return FreeRun(b, n);
+}
+
+Status Arena::FreeSmall(std::uint32_t block, std::uint32_t in_block) {
+  PageInfo* info = Info(block);
+  const int cls = info->size_class;
+  const std::uint32_t n = ChunksPerBlock(cls);
+  if (info->free_count >= n) return Corrupt("small block " + std::to_string(block) + " over-freed");
+  const std::uint64_t chunk = (std::uint64_t{block} << kBlockShift) + in_block;
+  auto* word = space_->At<std::uint64_t>(chunk);
+  const bool was_full = info->free_count == 0;
+  log_->Set(*word, std::uint64_t{info->free_count == 0 ? kNoChunk : info->count});
+  log_->Set(info->count, in_block);
+  log_->Set(info->free_count, static_cast<std::uint16_t>(info->free_count + 1));
+  if (was_full) ClassPush(cls, block);
+  // Give a wholly free block back to the runs unless it is the only block
+  // of its class with free chunks (keeps alloc/free of one chunk cheap).
+  if (info->free_count == n && (info->prev != 0 || info->next != 0)) {
+    ClassRemove(cls, block);
+    auto* sb = space_->sb();
+    log_->Set(sb->blocks_in_use, sb->blocks_in_use - 1);
+    return FreeRun(block, 1);
+  }
+  return Status::Ok();
+}
+
+Status Arena::FreeRun(std::uint32_t head, std::uint32_t blocks) {
+  const std::uint32_t nblocks = FileBlocks();
+  std::uint32_t start = head, len = blocks;
+  if (PageInfo* p = head > 0 ? Info(head - 1) : nullptr) {
+    if (p->kind == format::kPageFreeTail || (p->kind == format::kPageFreeHead && p->count == 1)) {
+      std::uint32_t c = p->count;
+      if (c == 0 || c > head) return Corrupt("free run before block " + std::to_string(head));
+      std::uint32_t ph = head - c;
+      PageInfo* pi = Info(ph);
+      if (!pi || pi->kind != format::kPageFreeHead || pi->count != c) {
+        return Corrupt("free run tail at block " + std::to_string(head - 1) + " has no head");
+      }
+      BinRemove(ph);
+      start = ph;
+      len += c;
+    }
+  }
+  if (std::uint64_t{head} + blocks < nblocks) {
+    PageInfo* q = Info(head + blocks);
+    if (q && q->kind == format::kPageFreeHead) {
+      if (q->count == 0 || std::uint64_t{head} + blocks + q->count > nblocks) {
+        return Corrupt("free run at block " + std::to_string(head + blocks));
+      }
+      BinRemove(head + blocks);
+      len += q->count;
+    }
+  }
+  MarkFreeRun(start, len);
+  BinInsert(start, len);
+  return Status::Ok();
+}
+
+}  // namespace shmheap

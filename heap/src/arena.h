@@ -1,0 +1,129 @@
+// Arena: the allocator of a heap file, in the style of Mike Haertel's GNU
+// malloc (which PUPS/P3 used): small requests share blocks carved into equal
+// chunks of one size class; large ones take runs of whole blocks; free runs
+// coalesce with their neighbours and sit in size bins; the file grows when no
+// run fits. The per-block table (format/page_info.h) is itself arena memory
+// and is rebuilt larger as the file grows.
+//
+// Every chunk starts with a 16-byte ChunkHeader; the offsets handed out point
+// just past it ("data offsets").
+//
+// REQUIRES for every mutating method: the caller holds the heap mutex and will
+// Commit() or lose the whole operation. The arena does no locking itself,
+// knows nothing of names, and does file I/O only through BackingFile::GrowTo.
+#ifndef SHMHEAP_ARENA_H_
+#define SHMHEAP_ARENA_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <shmheap/status.hpp>
+
+#include "heap/src/format/chunk_header.h"
+#include "heap/src/format/page_info.h"
+#include "heap/src/space.h"
+#include "heap/src/undo_log.h"
+
+namespace shmheap {
+
+class BackingFile;
+
+struct ArenaStats {
+  std::uint64_t file_size = 0;       // bytes the heap uses
+  std::uint64_t max_size = 0;
+  std::uint64_t arena_blocks = 0;    // blocks managed by the allocator
+  std::uint64_t free_blocks = 0;     // in free runs
+  std::uint64_t free_runs = 0;
+  std::uint64_t largest_free_run = 0;  // blocks
+  std::uint64_t small_blocks = 0;    // blocks carved into chunks
+  std::uint64_t small_free_chunk_bytes = 0;  // free space inside small blocks
+  std::uint64_t large_blocks = 0;    // blocks in allocated runs
+  std::uint64_t allocations = 0;     // live chunks
+  std::uint64_t chunk_bytes = 0;     // usable bytes of live chunks
+  // 1 - chunk_bytes / occupied: space lost to headers and partly used small
+  // blocks. (Heap::Stats refines it with objects' requested sizes.)
+  double internal_fragmentation = 0;
+  // 1 - largest_free_run / free_blocks: how scattered free space is.
+  double external_fragmentation = 0;
+};
+
+class Arena {
+ public:
+  Arena(const Space* space, UndoLog* log, BackingFile* file)
+      : space_(space), log_(log), file_(file) {}
+
+  // Lays out a fresh arena in a new file: marks blocks [0, first_block) as
+  // system blocks, places the page-info table at first_block, and makes the
+  // rest of `file_blocks` one free run. Unlogged (the file is not yet visible).
+  static Status Format(const Space& space, std::uint32_t first_block, std::uint32_t file_blocks);
+
+  // Allocates at least `size` bytes; the chunk header records `owner` (record
+  // index + 1, or 0). Grows the file if needed. Returns the data offset.
+  // Errors: kNoSpace (at max_size, or disk full), kCorruption.
+  Result<std::uint64_t> Allocate(std::uint64_t size, std::uint64_t owner);
+
+  // Frees the chunk whose data starts at `data_off`. Errors: kInvalidArgument
+  // if `data_off` is not the data offset of an allocated chunk, kCorruption.
+  Status Free(std::uint64_t data_off);
+
+  // Gives every wholly free small block (each class keeps one for cheap
+  // reuse) back to the free runs. Runs before the file is grown.
+  void Trim();
+
+  // Validated header of the allocated chunk at `data_off` (nullptr if none).
+  format::ChunkHeader* Header(std::uint64_t data_off) const;
+  // Usable bytes of the allocated chunk at `data_off` (0 if not a chunk).
+  std::uint64_t Capacity(std::uint64_t data_off) const;
+  // Logged change of the owner recorded in a chunk header.
+  void SetOwner(std::uint64_t data_off, std::uint64_t owner);
+
+  // Adds `size` requested bytes to (or removes from) the accounting.
+  void Account(std::int64_t delta_bytes);
+
+  // Walks every block. Reports each broken invariant (tiling, kinds, bins,
+  // small-block free lists, counts) into `problems`, and each allocated chunk
+  // to `chunk` (data offset, capacity, owner) when given.
+  struct ChunkVisitor {
+    virtual void Chunk(std::uint64_t data_off, std::uint64_t capacity, std::uint64_t owner) = 0;
+    virtual ~ChunkVisitor() = default;
+  };
+  void Check(std::vector<std::string>* problems, ChunkVisitor* chunk) const;
+
+  ArenaStats Stats() const;
+
+  // Size class for a chunk of `total` bytes (header included), or -1 if large.
+  static int ClassFor(std::uint64_t total);
+
+ private:
+  format::PageInfo* Table() const;
+  format::PageInfo* Info(std::uint32_t block) const;
+  std::uint32_t FileBlocks() const;
+
+  Result<std::uint64_t> AllocateSmall(int cls, std::uint64_t owner);
+  Result<std::uint32_t> AllocateRun(std::uint32_t blocks);
+  Status FreeSmall(std::uint32_t block, std::uint32_t in_block);
+  Status FreeRun(std::uint32_t head, std::uint32_t blocks);
+  Status Grow(std::uint32_t min_blocks);
+  Status GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks);
+
+  // Free-run bins.
+  static std::uint32_t BinFor(std::uint32_t blocks);
+  void BinInsert(std::uint32_t head, std::uint32_t blocks);
+  void BinRemove(std::uint32_t head);
+  void MarkFreeRun(std::uint32_t head, std::uint32_t blocks);
+  void MarkLargeRun(std::uint32_t head, std::uint32_t blocks);
+  // Small-class lists.
+  void ClassPush(int cls, std::uint32_t block);
+  void ClassRemove(int cls, std::uint32_t block);
+
+  void WriteHeader(std::uint64_t chunk_off, std::uint64_t owner);
+
+  const Space* space_;
+  UndoLog* log_;
+  BackingFile* file_;
+};
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_ARENA_H_

@@ -1,0 +1,326 @@
+// HeapImpl: attach, detach, the heap-mutex operation guard, recovery after a
+// dead mutex owner, and reaping of dead clients.
+#include "heap/src/heap_impl.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include "heap/src/log.h"
+#include "heap/src/recovery.h"
+
+namespace shmheap {
+
+using format::ClientSlot;
+using format::HoldEntry;
+using format::ObjectRecord;
+
+namespace {
+
+std::atomic<std::uint64_t> g_next_owner{1};
+
+// Heaps attached by this process, so a forked child can close their
+// descriptors (and with them its share of the parent's liveness locks).
+std::mutex g_heaps_mu;
+std::set<BackingFile*>& AttachedFiles() {
+  static std::set<BackingFile*> files;
+  return files;
+}
+
+void CloseInChild() {
+  // After fork only this thread exists; g_heaps_mu may be held by a thread
+  // that is gone, so do not lock it.
+  for (BackingFile* f : AttachedFiles()) f->Close();
+}
+
+void RegisterAtFork() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, CloseInChild); });
+}
+
+}  // namespace
+
+OwnerToken NewOwnerToken() noexcept { return g_next_owner.fetch_add(1, std::memory_order_relaxed); }
+
+OwnerToken ThreadOwner() noexcept {
+  thread_local const OwnerToken token = NewOwnerToken();
+  return token;
+}
+
+Result<std::unique_ptr<Heap>> Heap::Open(const std::string& path, const Options& options) {
+  auto h = HeapImpl::Attach(path, options);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<Heap>(std::move(*h));
+}
+
+// ------------------------------------------------------------------ Op
+
+HeapImpl::Op::Op(HeapImpl* heap) : heap_(heap) {
+  Status s = heap_->mutex_->Lock();
+  if (s.Is(Code::kOwnerDead)) heap_->RecoverAfterDeadOwner();
+}
+
+void HeapImpl::Op::IndexWrite() {
+  if (!index_write_) heap_->index_->BeginWrite();
+  index_write_ = true;
+}
+
+void HeapImpl::Op::Commit() {
+  heap_->log_->Commit();
+  committed_ = true;
+}
+
+HeapImpl::Op::~Op() {
+  if (!committed_) {
+    auto undone = heap_->log_->Rollback();
+    if (!undone.ok()) {
+      Log()->error("{}: rolling back a failed operation: {}", heap_->path_, undone.status().ToString());
+    }
+    if (heap_->holds_) heap_->holds_->Reload();
+  }
+  if (index_write_) heap_->index_->EndWrite();
+  heap_->mutex_->Unlock();
+}
+
+void HeapImpl::RecoverAfterDeadOwner() {
+  auto undone = log_->Rollback();
+  if (!undone.ok()) {
+    Log()->error("{}: undo log is corrupt, cannot roll back: {}", path_, undone.status().ToString());
+    return;
+  }
+  index_->ResetSeq();
+  auto* sb = space_->sb();
+  log_->Set(sb->recoveries, sb->recoveries + 1);
+  log_->Commit();
+  Log()->warn("{}: rolled back {} metadata writes of an operation interrupted by a dead process", path_, *undone);
+}
+
+// -------------------------------------------------------------- attach
+
+Result<std::unique_ptr<HeapImpl>> HeapImpl::Attach(const std::string& path, const Options& options) {
+  std::unique_ptr<HeapImpl> h(new HeapImpl());  // private constructor: make_unique cannot reach it
+  h->path_ = path;
+  h->read_only_ = options.mode == OpenMode::kReadOnly;
+  const bool may_create = options.mode == OpenMode::kCreate || options.mode == OpenMode::kOpenOrCreate;
+  auto file = BackingFile::Open(path, h->read_only_);
+  if (file.ok() && options.mode == OpenMode::kCreate) return Status::AlreadyExists(path);
+  if (!file.ok() && file.code() == Code::kNotFound && may_create) {
+    const std::uint64_t max = options.max_size ? options.max_size : kDefaultMaxSize;
+    const std::uint64_t init = options.initial_size ? options.initial_size : kDefaultInitialSize;
+    file = BackingFile::CreateAtomically(path, options.file_mode,
+                                         [&](BackingFile& f) { return FormatHeap(f, init, max); });
+    if (file.ok()) Log()->info("created heap {} (max {} bytes)", path, max);
+    if (!file.ok() && file.code() == Code::kAlreadyExists && options.mode == OpenMode::kOpenOrCreate) {
+      file = BackingFile::Open(path, false);  // lost a creation race: use the winner's heap
+    }
+  }
+  if (!file.ok()) return file.status();
+  h->file_ = std::move(*file);
+  auto sb = ReadSuperblock(h->file_);
+  if (!sb.ok()) return sb.status();
+  const std::uint64_t window = std::min(sb->max_size, Mapping::MaxWindow());
+  if (sb->file_size > window) {
+    return Status::NotSupported(path + ": heap of " + std::to_string(sb->file_size) +
+                                " bytes is larger than this process can map");
+  }
+  auto map = Mapping::Map(h->file_.fd(), window, !h->read_only_);
+  if (!map.ok()) return map.status();
+  h->map_ = std::move(*map);
+  h->space_ = std::make_unique<Space>(h->map_.base(), window, &h->file_, sb->file_size);
+  h->log_ = std::make_unique<UndoLog>(h->space_.get());
+  h->arena_ = std::make_unique<Arena>(h->space_.get(), h->log_.get(), &h->file_);
+  h->records_ = std::make_unique<RecordTable>(h->space_.get(), h->log_.get(), h->arena_.get());
+  h->index_ = std::make_unique<ObjectIndex>(h->space_.get(), h->log_.get(), h->arena_.get(), h->records_.get());
+  h->clients_ = std::make_unique<ClientTable>(h->space_.get(), h->log_.get(), &h->file_);
+  h->attach_pid_ = ::getpid();
+  if (!h->read_only_) SHMHEAP_RETURN_IF_ERROR(h->AttachClient());
+  RegisterAtFork();
+  std::lock_guard<std::mutex> g(g_heaps_mu);
+  AttachedFiles().insert(&h->file_);
+  return h;
+}
+
+Status HeapImpl::AttachClient() {
+  auto slot = clients_->Reserve();
+  if (!slot.ok()) return slot.status().WithContext(path_);
+  slot_ = *slot;
+  mutex_ = std::make_unique<HeapMutex>(&space_->sb()->heap_mutex, slot_,
+                                       [this](std::uint32_t s) { return IsDead(s); });
+  bool unclean = false;
+  {
+    Op op(this);
+    auto* sb = space_->sb();
+    clients_->Fill(slot_, ProcessIdentity::Current());
+    bool others = false;
+    for (std::uint32_t s : clients_->Attached()) others |= (s != slot_ && !IsDead(s));
+    unclean = !others && sb->clean_state != format::kStateCleanClose;
+    log_->Set(sb->clean_state, format::kStateOpen);
+    op.Commit();
+  }
+  holds_ = std::make_unique<HoldTable>(space_.get(), clients_->Get(slot_));
+  holds_->Reload();
+  ObjectLocks::Hooks hooks;
+  hooks.reserve_holds = [this] {
+    Op op(this);
+    Status s = holds_->Reserve(arena_.get(), log_.get(), 64);
+    if (s.ok()) op.Commit();
+    return s;
+  };
+  hooks.reap = [this] { ReapDeadClients(); };
+  locks_ = std::make_unique<ObjectLocks>(space_.get(), records_.get(), clients_.get(), holds_.get(), slot_,
+                                         std::move(hooks));
+  if (unclean) Log()->warn("{}: heap was not closed cleanly; recovering", path_);
+  ReapDeadClients();
+  Log()->info("attached heap {} ({} bytes, format {}, client slot {})", path_, space_->sb()->file_size,
+              format::kFormatVersion, slot_);
+  return Status::Ok();
+}
+
+HeapImpl::~HeapImpl() {
+  {
+    std::lock_guard<std::mutex> g(g_heaps_mu);
+    AttachedFiles().erase(&file_);
+  }
+  if (read_only_ || !holds_) return;
+  if (::getpid() != attach_pid_) return;  // a forked child: the parent still owns the slot
+  DetachClient();
+}
+
+void HeapImpl::DetachClient() {
+  // Release locks and pins first (each in its object's section).
+  struct Held {
+    std::uint64_t index, owner;
+    std::uint32_t mode, count;
+  };
+  std::vector<Held> held;
+  {
+    std::lock_guard<std::mutex> g(holds_->mu());
+    ForEachHold(*space_, *clients_->Get(slot_), [&](HoldEntry& e) {
+      held.push_back({e.record - 1, e.owner, e.mode & 0xFF, e.count});
+    });
+  }
+  for (const Held& h : held) {
+    if (h.mode == format::kHoldRead || h.mode == format::kHoldWrite) {
+      for (std::uint32_t i = 0; i < h.count; ++i) {
+        auto rel = locks_->Unlock(h.index, h.owner);
+        if (!rel.ok()) break;
+        if (rel->released) (void)AfterRelease(h.index, *rel);
+      }
+    } else if (h.mode == format::kHoldPin) {
+      for (std::uint32_t i = 0; i < h.count; ++i) {
+        auto rel = locks_->Unpin(h.index, h.owner);
+        if (!rel.ok()) break;
+        if (rel->released) (void)AfterRelease(h.index, *rel);
+      }
+    }
+  }
+  bool last = false;
+  {
+    Op op(this);
+    ReapClient(slot_);  // drops references and wait entries, frees the hold table, frees the slot
+    bool others = false;
+    for (std::uint32_t s : clients_->Attached()) others |= !IsDead(s);
+    last = !others;
+    if (last) log_->Set(space_->sb()->clean_state, format::kStateCleanClose);
+    op.Commit();
+  }
+  clients_->DropLiveness(slot_);
+  if (last) {
+    Status s = Flush();
+    if (!s.ok()) Log()->error("{}: flush at detach: {}", path_, s.ToString());
+  }
+  Log()->debug("detached heap {} (client slot {})", path_, slot_);
+}
+
+Status HeapImpl::CheckWritable() const {
+  if (read_only_) return Status::Permission(path_ + " is attached read-only");
+  if (::getpid() != attach_pid_) {
+    return Status::InvalidArgument(path_ + ": heap handle used in a forked child; attach the heap again");
+  }
+  return Status::Ok();
+}
+
+Status HeapImpl::Flush() {
+  SHMHEAP_RETURN_IF_ERROR(map_.Sync(0, space_->limit()));
+  return file_.Sync();
+}
+
+// --------------------------------------------------------------- reaping
+
+void HeapImpl::ReapDeadClients() {
+  if (read_only_ || !holds_ || ::getpid() != attach_pid_) return;
+  for (std::uint32_t s : clients_->Attached()) {
+    if (!IsDead(s)) continue;
+    const ClientSlot* c = clients_->Get(s);
+    Log()->warn("{}: reaping client slot {} (pid {} on {}), which died attached", path_, s, c->pid, c->host);
+    Op op(this);
+    if (!IsDead(s)) continue;  // another process reaped it and the slot was reused
+    ReapClient(s);
+    op.Commit();
+  }
+}
+
+// Releases everything `slot` holds and frees the slot. REQUIRES: an Op. The
+// caller commits. Used for dead clients and for this client's own detach.
+void HeapImpl::ReapClient(std::uint32_t slot) {
+  ClientSlot* c = clients_->Get(slot);
+  if (!c) return;
+  std::vector<HoldEntry*> entries;
+  ForEachHold(*space_, *c, [&](HoldEntry& e) { entries.push_back(&e); });
+  for (HoldEntry* e : entries) {
+    const std::uint64_t index = e->record - 1;
+    ObjectRecord* r = Record(index);
+    if (!r) {
+      log_->Set(e->record, std::uint64_t{0});
+      continue;
+    }
+    if ((e->mode & 0xFF) == format::kHoldRef) {
+      log_->Set(r->refs, r->refs >= e->count ? r->refs - e->count : 0u);
+      log_->Set(e->record, std::uint64_t{0});
+      (void)MaybeFreeOrphan(index);
+      continue;
+    }
+    std::uint32_t st = locks_->Enter(*r, index);  // may recount: dead locks become pins
+    const std::uint32_t held = e->mode & 0xFF;
+    bool wake = (st & format::kLockWaiters) != 0;
+    if (held == format::kHoldRead && (st & format::kLockReadersMask)) {
+      st -= 1;
+      wake = true;
+    } else if (held == format::kHoldWrite) {
+      st &= ~format::kLockWriter;
+      AtomicField(r->version).fetch_add(1);
+      wake = true;
+    }
+    std::uint64_t retired = (e->pinned_data && e->pinned_data != r->data_off) ? e->pinned_data : 0;
+    AtomicField(e->record).store(0, std::memory_order_release);
+    locks_->Exit(*r, st, wake);
+    if (retired) (void)MaybeFreeRetired(retired);
+    if (r->state == format::kRecordOrphan) (void)MaybeFreeOrphan(index);
+  }
+  // Lock sections the client died inside of.
+  if (slot != slot_) {
+    const std::uint32_t mark = (slot + 1) << format::kLockSectionShift;
+    for (std::uint64_t i = 0, n = records_->high(); i < n; ++i) {
+      ObjectRecord* r = Record(i);
+      if (r && (AtomicField(r->lock_word).load(std::memory_order_relaxed) & format::kLockSectionMask) == mark) {
+        std::uint32_t st = locks_->Enter(*r, i);
+        locks_->Exit(*r, st, true);
+      }
+    }
+  }
+  // Free the hold table and the slot.
+  std::uint64_t seg = c->holds_off;
+  for (int i = 0; seg != 0 && i < 40; ++i) {
+    auto* hs = space_->At<format::HoldSegment>(seg);
+    if (!hs) break;
+    std::uint64_t next = hs->next;
+    if (!arena_->Free(seg).ok()) break;
+    seg = next;
+  }
+  clients_->Release(slot);
+}
+
+}  // namespace shmheap

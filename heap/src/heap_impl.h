@@ -1,0 +1,150 @@
+// HeapImpl: the implementation behind shmheap::Heap. It wires the backing
+// file, the mapping, the allocator, the object table, the name index, the
+// client table and the object locks, and owns this process's client slot.
+//
+// Its code is split by concern:
+//   heap_impl.cc     attach, detach, the heap mutex guard, recovery, reaping
+//   heap_objects.cc  allocation, names, replace/resize, remove/rename
+//   heap_locks.cc    object locks and pins by name and by id
+//   heap_report.cc   list, stat, stats, clients, check
+//
+// Thread safety: all public methods may be called concurrently. Lock order:
+// heap mutex -> object lock section -> HoldTable::mu().
+#ifndef SHMHEAP_HEAP_IMPL_H_
+#define SHMHEAP_HEAP_IMPL_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <shmheap/heap.hpp>
+
+#include "heap/src/arena.h"
+#include "heap/src/backing_file.h"
+#include "heap/src/client_table.h"
+#include "heap/src/hold_table.h"
+#include "heap/src/mapping.h"
+#include "heap/src/object_index.h"
+#include "heap/src/object_lock.h"
+#include "heap/src/records.h"
+#include "heap/src/shared_mutex.h"
+#include "heap/src/space.h"
+#include "heap/src/undo_log.h"
+
+namespace shmheap {
+
+class HeapImpl final : public Heap {
+ public:
+  static Result<std::unique_ptr<HeapImpl>> Attach(const std::string& path, const Options& options);
+  ~HeapImpl() override;
+
+  // Heap
+  Result<std::span<std::byte>> Allocate(std::string_view name, std::size_t size, const ObjectAttr& attr) override;
+  Result<std::span<std::byte>> AllocateAnonymous(std::size_t size) override;
+  Status Free(void* ptr) override;
+  Result<void*> Realloc(void* ptr, std::size_t size) override;
+  Result<std::span<std::byte>> Find(std::string_view name) override;
+  Result<ObjectId> Lookup(std::string_view name) override;
+  Result<ObjectInfo> Stat(std::string_view name) override;
+  Result<ObjectInfo> Stat(ObjectId id) override;
+  Result<std::uint64_t> Version(std::string_view name) override;
+  Result<bool> IsCurrent(std::string_view name, std::uint64_t version) override;
+  Status Replace(std::string_view name, std::span<const std::byte> bytes) override;
+  Status Remove(std::string_view name) override;
+  Status Rename(std::string_view from, std::string_view to, bool no_replace) override;
+  Status SetType(std::string_view name, std::string_view type) override;
+  std::vector<ObjectInfo> List() override;
+  Result<LockGuard> Lock(std::string_view name, LockMode mode, OwnerToken owner,
+                         std::optional<std::chrono::nanoseconds> timeout) override;
+  Result<LockGuard> TryLock(std::string_view name, LockMode mode, OwnerToken owner) override;
+  Result<std::span<std::byte>> LockRaw(std::string_view name, LockMode mode, OwnerToken owner,
+                                       std::int64_t timeout_ns) override;
+  Status UnlockByName(std::string_view name, OwnerToken owner) override;
+  Status Unlock(ObjectId id, OwnerToken owner) override;
+  Status Flush() override;
+  std::vector<ClientInfo> Clients() override;
+  HeapStats Stats() override;
+  std::vector<std::string> CheckAttached() override;
+  void ReapDeadClients() override;
+  std::byte* base() const noexcept override { return map_.base(); }
+  const std::string& path() const noexcept override { return path_; }
+  std::uint64_t max_size() const noexcept override { return space_->sb()->max_size; }
+
+  // Read-only invariant walk shared by Check(path) and CheckAttached.
+  static void CheckSpace(const Space& space, BackingFile* file, std::vector<std::string>* problems);
+
+ private:
+  HeapImpl() = default;
+
+  // Holds the heap mutex for one operation. On destruction the operation is
+  // committed if Commit() was called, otherwise rolled back.
+  class Op {
+   public:
+    explicit Op(HeapImpl* heap);
+    ~Op();
+    Op(const Op&) = delete;
+    Op& operator=(const Op&) = delete;
+    // Starts a change of the name index (lock-free readers retry meanwhile).
+    void IndexWrite();
+    void Commit();
+   private:
+    HeapImpl* heap_;
+    bool committed_ = false;
+    bool index_write_ = false;
+  };
+
+  Status AttachClient();
+  void DetachClient();
+  void RecoverAfterDeadOwner();
+  bool IsDead(std::uint32_t slot) const { return clients_->IsDead(slot, slot_); }
+  Status CheckWritable() const;
+
+  // Object helpers. REQUIRE: the heap mutex (an Op) unless noted.
+  Status ValidateName(std::string_view name) const;
+  Result<std::uint64_t> FindLocked(std::string_view name) const;
+  // Lock-free lookup, falling back to the heap mutex. Does not need an Op.
+  Result<std::uint64_t> FindAny(std::string_view name);
+  format::ObjectRecord* Record(std::uint64_t index) const { return records_->Get(index); }
+  // Frees an orphan once nothing holds it; no-op otherwise.
+  Status MaybeFreeOrphan(std::uint64_t index);
+  // Frees a retired data version once nothing pins it.
+  Status MaybeFreeRetired(std::uint64_t data_off);
+  // True if any live or dead client's hold references record / data.
+  bool AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const;
+  // Makes `index` nameless (orphan) and frees it if nothing holds it.
+  Status Unlink(std::uint64_t index);
+  // Installs a new data chunk as the current version; retires or frees the old one.
+  Status SwapData(std::uint64_t index, std::uint64_t new_data, std::uint64_t new_size);
+  Result<std::uint64_t> StoreString(std::string_view s, std::uint64_t owner);
+  void FreeObjectMemory(std::uint64_t index);
+  Status AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel);
+  struct Locked {
+    ObjectId id;
+    std::span<std::byte> data;
+  };
+  Result<Locked> LockName(std::string_view name, LockMode mode, OwnerToken owner, std::int64_t timeout_ns);
+  ObjectInfo InfoOf(std::uint64_t index, const format::ObjectRecord& r) const;
+  void ReapClient(std::uint32_t slot);
+
+  std::string path_;
+  bool read_only_ = false;
+  pid_t attach_pid_ = 0;
+  std::uint32_t slot_ = 0;
+  BackingFile file_;
+  Mapping map_;
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<UndoLog> log_;
+  std::unique_ptr<Arena> arena_;
+  std::unique_ptr<RecordTable> records_;
+  std::unique_ptr<ObjectIndex> index_;
+  std::unique_ptr<ClientTable> clients_;
+  std::unique_ptr<HeapMutex> mutex_;
+  std::unique_ptr<HoldTable> holds_;
+  std::unique_ptr<ObjectLocks> locks_;
+};
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_HEAP_IMPL_H_

@@ -1,0 +1,350 @@
+// HeapImpl: named and anonymous allocation, lookup, replace/resize, remove,
+// rename, and the freeing of orphans and retired versions.
+#include <time.h>
+
+#include <cstring>
+
+#include "heap/src/heap_impl.h"
+#include "heap/src/log.h"
+
+namespace shmheap {
+
+using format::ChunkHeader;
+using format::ObjectRecord;
+
+namespace {
+
+std::int64_t NowNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+Status HeapImpl::ValidateName(std::string_view name) const {
+  if (name.empty()) return Status::InvalidArgument("empty object name");
+  if (name.size() > format::kMaxNameLen) {
+    return Status::InvalidArgument("object name of " + std::to_string(name.size()) + " bytes exceeds 255");
+  }
+  if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("object name contains '/' or NUL");
+  }
+  if (name == "." || name == "..") return Status::InvalidArgument("object name '" + std::string(name) + "' is reserved");
+  return Status::Ok();
+}
+
+Result<std::uint64_t> HeapImpl::FindLocked(std::string_view name) const {
+  return index_->Find(name, HashName(name));
+}
+
+Result<std::uint64_t> HeapImpl::FindAny(std::string_view name) {
+  const std::uint64_t h = HashName(name);
+  auto r = index_->FindLockFree(name, h);
+  if (r.code() != Code::kBusy) return r;
+  if (read_only_) return index_->Find(name, h);
+  Op op(this);
+  auto found = index_->Find(name, h);
+  op.Commit();
+  return found;
+}
+
+Result<std::uint64_t> HeapImpl::StoreString(std::string_view s, std::uint64_t owner) {
+  auto chunk = arena_->Allocate(s.size(), owner);
+  if (!chunk.ok()) return chunk.status();
+  std::memcpy(space_->Bytes(*chunk, s.size()), s.data(), s.size());  // fresh chunk: unlogged
+  return *chunk;
+}
+
+Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size_t size, const ObjectAttr& attr) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  SHMHEAP_RETURN_IF_ERROR(ValidateName(name));
+  const std::uint64_t hash = HashName(name);
+  Op op(this);
+  if (index_->Find(name, hash).ok()) return Status::AlreadyExists(std::string(name));
+  auto index = records_->Allocate();
+  if (!index.ok()) return index.status();
+  auto data = arena_->Allocate(size, *index + 1);
+  if (!data.ok()) return data.status();
+  auto name_off = StoreString(name, *index + 1);
+  if (!name_off.ok()) return name_off.status();
+  std::byte* bytes = space_->Bytes(*data, size);
+  std::memset(bytes, 0, size);  // fresh chunk: unlogged
+  ObjectRecord* r = Record(*index);
+  const std::int64_t now = NowNs();
+  log_->Set(r->data_off, *data);
+  log_->Set(r->size, std::uint64_t{size});
+  log_->Set(r->capacity, arena_->Capacity(*data));
+  log_->Set(r->name_off, *name_off);
+  log_->Set(r->name_len, static_cast<std::uint32_t>(name.size()));
+  log_->Set(r->name_hash, static_cast<std::uint32_t>(hash));
+  log_->Set(r->mode, attr.mode);
+  log_->Set(r->uid, attr.uid);
+  log_->Set(r->gid, attr.gid);
+  log_->Set(r->atime_ns, now);
+  log_->Set(r->mtime_ns, now);
+  log_->Set(r->ctime_ns, now);
+  log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordLive));
+  op.IndexWrite();
+  SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));
+  op.Commit();
+  SPDLOG_LOGGER_DEBUG(Log(), "allocated object '{}' ({} bytes) as record {}", name, size, *index);
+  return std::span<std::byte>(bytes, size);
+}
+
+Result<std::span<std::byte>> HeapImpl::AllocateAnonymous(std::size_t size) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto data = arena_->Allocate(size, 0);
+  if (!data.ok()) return data.status();
+  op.Commit();
+  return std::span<std::byte>(space_->Bytes(*data, size), size);
+}
+
+Status HeapImpl::Free(void* ptr) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  const std::uint64_t off = space_->OffsetOf(ptr);
+  Op op(this);
+  ChunkHeader* h = arena_->Header(off);
+  if (!h) return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  if (h->owner == 0) {
+    SHMHEAP_RETURN_IF_ERROR(arena_->Free(off));
+    op.Commit();
+    return Status::Ok();
+  }
+  const std::uint64_t index = h->owner - 1;
+  ObjectRecord* r = Record(index);
+  if (!r || r->data_off != off || r->state != format::kRecordLive) {
+    return Status::InvalidArgument("pointer is not the current data of a named object");
+  }
+  op.IndexWrite();
+  SHMHEAP_RETURN_IF_ERROR(Unlink(index));
+  op.Commit();
+  return Status::Ok();
+}
+
+Result<void*> HeapImpl::Realloc(void* ptr, std::size_t size) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  if (ptr == nullptr) {
+    auto s = AllocateAnonymous(size);
+    if (!s.ok()) return s.status();
+    return static_cast<void*>(s->data());
+  }
+  const std::uint64_t off = space_->OffsetOf(ptr);
+  Op op(this);
+  ChunkHeader* h = arena_->Header(off);
+  if (!h) return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  const std::uint64_t owner = h->owner;
+  ObjectRecord* r = owner ? Record(owner - 1) : nullptr;
+  if (owner && (!r || r->data_off != off)) return Status::InvalidArgument("pointer is not current object data");
+  const std::uint64_t cap = arena_->Capacity(off);
+  const std::uint64_t old_size = r ? r->size : cap;
+  if (size <= cap) {
+    if (r) {
+      if (size > old_size) std::memset(space_->Bytes(off + old_size, size - old_size), 0, size - old_size);
+      log_->Set(r->size, std::uint64_t{size});
+      AtomicField(r->version).fetch_add(1);
+    }
+    op.Commit();
+    return ptr;
+  }
+  auto data = arena_->Allocate(size, owner);
+  if (!data.ok()) return data.status();
+  std::byte* dst = space_->Bytes(*data, size);
+  std::memcpy(dst, space_->Bytes(off, old_size), std::min<std::uint64_t>(old_size, size));
+  if (r) {
+    std::memset(dst + old_size, 0, size - old_size);
+    SHMHEAP_RETURN_IF_ERROR(SwapData(owner - 1, *data, size));
+  } else {
+    SHMHEAP_RETURN_IF_ERROR(arena_->Free(off));
+  }
+  op.Commit();
+  return static_cast<void*>(dst);
+}
+
+Status HeapImpl::SwapData(std::uint64_t index, std::uint64_t new_data, std::uint64_t new_size) {
+  ObjectRecord* r = Record(index);
+  std::uint32_t st = locks_->Enter(*r, index);
+  const std::uint64_t old = r->data_off;
+  log_->Set(r->data_off, new_data);
+  log_->Set(r->size, new_size);
+  log_->Set(r->capacity, arena_->Capacity(new_data));
+  log_->Set(r->mtime_ns, NowNs());
+  AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
+  bool pinned = AnyHolds(~0ull, old);
+  locks_->Exit(*r, st, false);
+  if (!pinned) return arena_->Free(old);
+  ChunkHeader* h = arena_->Header(old);
+  if (h) log_->Set(h->flags, format::kChunkRetired);
+  return Status::Ok();
+}
+
+Status HeapImpl::Replace(std::string_view name, std::span<const std::byte> bytes) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = FindLocked(name);
+  if (!index.ok()) return index.status();
+  auto data = arena_->Allocate(bytes.size(), *index + 1);
+  if (!data.ok()) return data.status();
+  if (!bytes.empty()) std::memcpy(space_->Bytes(*data, bytes.size()), bytes.data(), bytes.size());
+  SHMHEAP_RETURN_IF_ERROR(SwapData(*index, *data, bytes.size()));
+  op.Commit();
+  return Status::Ok();
+}
+
+bool HeapImpl::AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const {
+  bool found = false;
+  for (std::uint32_t s : clients_->Attached()) {
+    ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
+      if (e.record == index + 1 || (pinned_data && e.pinned_data == pinned_data)) found = true;
+    });
+    if (found) return true;
+  }
+  return false;
+}
+
+Status HeapImpl::MaybeFreeRetired(std::uint64_t data_off) {
+  ChunkHeader* h = arena_->Header(data_off);
+  if (!h || h->flags != format::kChunkRetired) return Status::Ok();
+  ObjectRecord* r = h->owner ? Record(h->owner - 1) : nullptr;
+  if (r && r->data_off == data_off) return Status::Ok();
+  if (AnyHolds(~0ull, data_off)) return Status::Ok();
+  return arena_->Free(data_off);
+}
+
+void HeapImpl::FreeObjectMemory(std::uint64_t index) {
+  ObjectRecord* r = Record(index);
+  if (r->data_off) (void)arena_->Free(r->data_off);
+  if (r->name_off) (void)arena_->Free(r->name_off);
+  if (r->type_off) (void)arena_->Free(r->type_off);
+  if (r->link) (void)arena_->Free(r->link);
+  log_->Set(r->data_off, std::uint64_t{0});
+  log_->Set(r->name_off, std::uint64_t{0});
+  log_->Set(r->type_off, std::uint64_t{0});
+  log_->Set(r->link, std::uint64_t{0});
+}
+
+Status HeapImpl::MaybeFreeOrphan(std::uint64_t index) {
+  ObjectRecord* r = Record(index);
+  if (!r || r->state != format::kRecordOrphan || r->refs != 0) return Status::Ok();
+  // Decide inside the section: holds on this record change only there.
+  std::uint32_t st = locks_->Enter(*r, index);
+  const bool held = (st & (format::kLockReadersMask | format::kLockWriter)) || AnyHolds(index, 0);
+  if (!held) log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
+  locks_->Exit(*r, st, false);
+  if (held) return Status::Ok();
+  FreeObjectMemory(index);
+  records_->Free(index);
+  SPDLOG_LOGGER_DEBUG(Log(), "freed orphan record {}", index);
+  return Status::Ok();
+}
+
+Status HeapImpl::Unlink(std::uint64_t index) {
+  ObjectRecord* r = Record(index);
+  // The index probes from the low 32 bits of the hash, which the record keeps.
+  SHMHEAP_RETURN_IF_ERROR(index_->Erase(r->name_hash, index));
+  if (r->name_off) (void)arena_->Free(r->name_off);
+  log_->Set(r->name_off, std::uint64_t{0});
+  log_->Set(r->name_len, 0u);
+  log_->Set(r->ctime_ns, NowNs());
+  log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordOrphan));
+  return MaybeFreeOrphan(index);
+}
+
+Status HeapImpl::Remove(std::string_view name) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = FindLocked(name);
+  if (!index.ok()) return index.status();
+  op.IndexWrite();
+  SHMHEAP_RETURN_IF_ERROR(Unlink(*index));
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::Rename(std::string_view from, std::string_view to, bool no_replace) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  SHMHEAP_RETURN_IF_ERROR(ValidateName(to));
+  Op op(this);
+  auto src = FindLocked(from);
+  if (!src.ok()) return src.status();
+  if (from == to) return Status::Ok();
+  auto dst = FindLocked(to);
+  op.IndexWrite();
+  if (dst.ok()) {
+    if (no_replace) return Status::AlreadyExists(std::string(to));
+    SHMHEAP_RETURN_IF_ERROR(Unlink(*dst));
+  }
+  ObjectRecord* r = Record(*src);
+  const std::uint64_t new_hash = HashName(to);
+  SHMHEAP_RETURN_IF_ERROR(index_->Erase(HashName(from), *src));
+  auto name_off = StoreString(to, *src + 1);
+  if (!name_off.ok()) return name_off.status();
+  SHMHEAP_RETURN_IF_ERROR(arena_->Free(r->name_off));
+  log_->Set(r->name_off, *name_off);
+  log_->Set(r->name_len, static_cast<std::uint32_t>(to.size()));
+  log_->Set(r->name_hash, static_cast<std::uint32_t>(new_hash));
+  log_->Set(r->ctime_ns, NowNs());
+  SHMHEAP_RETURN_IF_ERROR(index_->Insert(new_hash, *src));
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::SetType(std::string_view name, std::string_view type) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  if (type.size() > format::kMaxTypeLen) return Status::InvalidArgument("type string longer than 255 bytes");
+  Op op(this);
+  auto index = FindLocked(name);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  std::uint64_t off = 0;
+  if (!type.empty()) {
+    auto s = StoreString(type, *index + 1);
+    if (!s.ok()) return s.status();
+    off = *s;
+  }
+  if (r->type_off) SHMHEAP_RETURN_IF_ERROR(arena_->Free(r->type_off));
+  log_->Set(r->type_off, off);
+  log_->Set(r->type_len, static_cast<std::uint32_t>(type.size()));
+  log_->Set(r->ctime_ns, NowNs());
+  op.Commit();
+  return Status::Ok();
+}
+
+Result<std::span<std::byte>> HeapImpl::Find(std::string_view name) {
+  auto index = FindAny(name);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  std::byte* p = r ? space_->Bytes(r->data_off, r->size) : nullptr;
+  if (!p) return Status::Corruption("object '" + std::string(name) + "' has out-of-bounds data");
+  return std::span<std::byte>(p, r->size);
+}
+
+Result<ObjectId> HeapImpl::Lookup(std::string_view name) {
+  auto index = FindAny(name);
+  if (!index.ok()) return index.status();
+  return ObjectId{*index + 1, Record(*index)->generation};
+}
+
+Result<std::uint64_t> HeapImpl::Version(std::string_view name) {
+  auto index = FindAny(name);
+  if (!index.ok()) return index.status();
+  return AtomicField(Record(*index)->version).load(std::memory_order_acquire);
+}
+
+Result<bool> HeapImpl::IsCurrent(std::string_view name, std::uint64_t version) {
+  auto v = Version(name);
+  if (!v.ok()) return v.status();
+  return *v == version;
+}
+
+Status HeapImpl::AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel) {
+  if (!rel.retired && !rel.orphan) return Status::Ok();
+  Op op(this);
+  if (rel.retired) SHMHEAP_RETURN_IF_ERROR(MaybeFreeRetired(rel.retired));
+  if (rel.orphan) SHMHEAP_RETURN_IF_ERROR(MaybeFreeOrphan(index));
+  op.Commit();
+  return Status::Ok();
+}
+
+}  // namespace shmheap

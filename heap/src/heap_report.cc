@@ -1,0 +1,224 @@
+// HeapImpl: list, stat, statistics, clients, and the invariant check.
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+#include "heap/src/heap_impl.h"
+#include "heap/src/recovery.h"
+
+namespace shmheap {
+
+using format::ObjectRecord;
+
+namespace {
+
+std::string Str(const Space& space, std::uint64_t off, std::uint32_t len) {
+  const std::byte* p = len ? space.Bytes(off, len) : nullptr;
+  return p ? std::string(reinterpret_cast<const char*>(p), len) : std::string();
+}
+
+std::string UuidString(const std::uint8_t* u) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+                u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+  return buf;
+}
+
+}  // namespace
+
+ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
+  ObjectInfo info;
+  info.id = ObjectId{index + 1, r.generation};
+  info.name = Str(*space_, r.name_off, r.name_len);
+  info.size = r.size;
+  info.capacity = r.capacity;
+  info.offset = r.data_off;
+  info.version = AtomicField(const_cast<ObjectRecord&>(r).version).load(std::memory_order_acquire);
+  info.type = Str(*space_, r.type_off, r.type_len);
+  info.attr = ObjectAttr{r.mode, r.uid, r.gid};
+  info.atime_ns = r.atime_ns;
+  info.mtime_ns = r.mtime_ns;
+  info.ctime_ns = r.ctime_ns;
+  info.lock_state = ObjectLocks::Describe(AtomicField(const_cast<ObjectRecord&>(r).lock_word).load());
+  info.refs = r.refs;
+  return info;
+}
+
+Result<ObjectInfo> HeapImpl::Stat(std::string_view name) {
+  auto index = FindAny(name);
+  if (!index.ok()) return index.status();
+  return InfoOf(*index, *Record(*index));
+}
+
+Result<ObjectInfo> HeapImpl::Stat(ObjectId id) {
+  const ObjectRecord* r = id.inode ? Record(id.inode - 1) : nullptr;
+  if (!r || r->generation != id.generation ||
+      (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+    return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
+  }
+  return InfoOf(id.inode - 1, *r);
+}
+
+std::vector<ObjectInfo> HeapImpl::List() {
+  std::vector<std::uint64_t> indexes;
+  if (read_only_) {
+    index_->ForEach([&](std::uint64_t i) { indexes.push_back(i); });
+  } else {
+    Op op(this);
+    index_->ForEach([&](std::uint64_t i) { indexes.push_back(i); });
+    op.Commit();
+  }
+  std::vector<ObjectInfo> out;
+  out.reserve(indexes.size());
+  for (std::uint64_t i : indexes) {
+    if (const ObjectRecord* r = Record(i)) out.push_back(InfoOf(i, *r));
+  }
+  return out;
+}
+
+std::vector<ClientInfo> HeapImpl::Clients() {
+  std::vector<ClientInfo> out;
+  for (std::uint32_t s : clients_->Attached()) {
+    const format::ClientSlot* c = clients_->Get(s);
+    ClientInfo ci;
+    ci.slot = s;
+    ci.pid = c->pid;
+    ci.host = std::string(c->host, strnlen(c->host, sizeof(c->host)));
+    ci.start_ticks = c->start_ticks;
+    ci.attach_time_ns = c->attach_time_ns;
+    ci.word_size = c->word_size;
+    ci.self = !read_only_ && s == slot_;
+    ci.alive = ci.self || !clients_->IsDead(s, read_only_ ? -1 : slot_);
+    out.push_back(ci);
+  }
+  return out;
+}
+
+HeapStats HeapImpl::Stats() {
+  HeapStats st;
+  ArenaStats a = arena_->Stats();
+  auto* sb = space_->sb();
+  st.file_size = a.file_size;
+  st.max_size = a.max_size;
+  st.allocations = a.allocations;
+  st.chunk_bytes = a.chunk_bytes;
+  st.free_bytes = a.free_blocks * format::kBlockSize;
+  st.free_runs = a.free_runs;
+  st.largest_free_run = a.largest_free_run * format::kBlockSize;
+  st.internal_fragmentation = a.internal_fragmentation;
+  st.external_fragmentation = a.external_fragmentation;
+  st.recoveries = sb->recoveries;
+  st.uuid = UuidString(sb->uuid);
+  for (std::uint64_t i = 0, n = records_->high(); i < n; ++i) {
+    const ObjectRecord* r = Record(i);
+    if (r && r->state == format::kRecordLive) {
+      ++st.objects;
+      st.object_bytes += r->size;
+    }
+  }
+  st.clients = static_cast<std::uint32_t>(clients_->Attached().size());
+  return st;
+}
+
+std::vector<std::string> HeapImpl::CheckAttached() {
+  std::vector<std::string> problems;
+  if (read_only_) {
+    CheckSpace(*space_, &file_, &problems);
+    return problems;
+  }
+  Op op(this);
+  CheckSpace(*space_, &file_, &problems);
+  op.Commit();
+  return problems;
+}
+
+void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std::string>* problems) {
+  auto* sb = space.sb();
+  if (sb->undo_count != 0) {
+    problems->push_back("undo log holds " + std::to_string(sb->undo_count) +
+                        " entries of an interrupted operation (attaching rolls it back)");
+  }
+  UndoLog log(&space);
+  Arena arena(&space, &log, file);
+  RecordTable records(&space, &log, &arena);
+  ObjectIndex index(&space, &log, &arena, &records);
+  struct Chunks : Arena::ChunkVisitor {
+    std::unordered_map<std::uint64_t, std::uint64_t> owner;  // data offset -> owner
+    void Chunk(std::uint64_t off, std::uint64_t, std::uint64_t o) override { owner[off] = o; }
+  } chunks;
+  arena.Check(problems, &chunks);
+  index.Check(problems);
+  // Records: fields, and every chunk they reference is theirs.
+  std::uint64_t live = 0;
+  auto expect_chunk = [&](std::uint64_t i, std::uint64_t off, const char* what) {
+    auto it = chunks.owner.find(off);
+    if (it == chunks.owner.end()) {
+      problems->push_back("record " + std::to_string(i) + ": " + what + " at " + std::to_string(off) +
+                          " is not an allocated chunk");
+    } else if (it->second != i + 1) {
+      problems->push_back("record " + std::to_string(i) + ": " + what + " chunk belongs to owner " +
+                          std::to_string(it->second));
+    } else {
+      chunks.owner.erase(it);
+    }
+  };
+  for (std::uint64_t i = 0, n = records.high(); i < n; ++i) {
+    const ObjectRecord* r = records.Get(i);
+    if (!r) {
+      problems->push_back("record " + std::to_string(i) + " lies outside the heap");
+      continue;
+    }
+    if (r->state == format::kRecordFree) continue;
+    if (r->state != format::kRecordLive && r->state != format::kRecordOrphan) {
+      problems->push_back("record " + std::to_string(i) + " has bad state " + std::to_string(r->state));
+      continue;
+    }
+    ++live;
+    expect_chunk(i, r->data_off, "data");
+    if (r->size > r->capacity || r->capacity != arena.Capacity(r->data_off)) {
+      problems->push_back("record " + std::to_string(i) + ": size " + std::to_string(r->size) + " / capacity " +
+                          std::to_string(r->capacity) + " do not fit its chunk");
+    }
+    if (r->state == format::kRecordLive) expect_chunk(i, r->name_off, "name");
+    if (r->type_off) expect_chunk(i, r->type_off, "type");
+    if (r->link) expect_chunk(i, r->link, "attributes");
+  }
+  if (live != sb->records_live) {
+    problems->push_back("superblock counts " + std::to_string(sb->records_live) + " objects, found " +
+                        std::to_string(live));
+  }
+  // Free-record list: acyclic, only free records.
+  std::uint64_t steps = 0;
+  for (std::uint64_t f = sb->record_free; f != 0; f = records.Get(f - 1)->link) {
+    const ObjectRecord* r = records.Get(f - 1);
+    if (!r || r->state != format::kRecordFree || ++steps > records.high()) {
+      problems->push_back("free-record list is broken at record " + std::to_string(f - 1));
+      break;
+    }
+  }
+  // Chunks owned by records but not referenced: retired versions must be pinned.
+  std::unordered_map<std::uint64_t, bool> pinned;
+  ClientTable clients(&space, &log, file);
+  for (std::uint32_t s : clients.Attached()) {
+    ForEachHold(space, *clients.Get(s), [&](format::HoldEntry& e) {
+      if (e.pinned_data) pinned[e.pinned_data] = true;
+    });
+  }
+  for (const auto& [off, owner] : chunks.owner) {
+    if (owner == 0) continue;  // anonymous or internal
+    if (pinned.count(off)) continue;
+    problems->push_back("chunk at " + std::to_string(off) + " belongs to record " + std::to_string(owner - 1) +
+                        " but nothing references or pins it (leaked)");
+  }
+}
+
+Result<std::vector<std::string>> Heap::Check(const std::string& path) {
+  Options o;
+  o.mode = OpenMode::kReadOnly;
+  auto h = HeapImpl::Attach(path, o);
+  if (!h.ok()) return h.status();
+  return (*h)->CheckAttached();
+}
+
+}  // namespace shmheap

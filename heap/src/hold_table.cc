@@ -1,0 +1,126 @@
+// HoldTable implementation.
+#include "heap/src/hold_table.h"
+
+#include <cstring>
+
+namespace shmheap {
+
+using format::ClientSlot;
+using format::HoldEntry;
+using format::HoldSegment;
+
+namespace {
+
+constexpr std::uint32_t kFirstSegment = 1024;
+constexpr int kMaxSegments = 40;  // bounds a walk over a corrupt chain
+
+template <typename F>
+void WalkSegments(const Space& space, std::uint64_t first, F&& f) {
+  std::uint64_t off = first;
+  for (int i = 0; off != 0 && i < kMaxSegments; ++i) {
+    auto* seg = space.At<HoldSegment>(off);
+    if (!seg) return;
+    auto* entries = space.At<HoldEntry>(off + sizeof(HoldSegment), seg->capacity);
+    if (!entries) return;
+    f(seg, entries);
+    off = AtomicField(seg->next).load(std::memory_order_acquire);
+  }
+}
+
+}  // namespace
+
+void ForEachHold(const Space& space, const ClientSlot& slot, const std::function<void(HoldEntry&)>& fn) {
+  std::uint64_t first = AtomicField(const_cast<ClientSlot&>(slot).holds_off).load(std::memory_order_acquire);
+  WalkSegments(space, first, [&](HoldSegment* seg, HoldEntry* e) {
+    for (std::uint32_t i = 0; i < seg->capacity; ++i) {
+      if (AtomicField(e[i].record).load(std::memory_order_acquire) != 0) fn(e[i]);
+    }
+  });
+}
+
+HoldEntry* HoldTable::Find(Key key) {
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : it->second;
+}
+
+HoldEntry* HoldTable::FindOrInsert(Key key, UndoLog* log) {
+  if (HoldEntry* e = Find(key)) return e;
+  if (free_.empty()) return nullptr;
+  HoldEntry* e = free_.back();
+  free_.pop_back();
+  if (log) {
+    log->LogRange(e, sizeof(HoldEntry));
+  }
+  e->owner = key.owner;
+  e->mode = 0;
+  e->count = 0;
+  e->pinned_data = 0;
+  AtomicField(e->record).store(key.record, std::memory_order_release);
+  map_.emplace(key, e);
+  return e;
+}
+
+void HoldTable::Remove(HoldEntry* e, UndoLog* log) {
+  map_.erase(Key{e->record, e->owner});
+  if (log) log->LogRange(e, sizeof(HoldEntry));
+  AtomicField(e->record).store(0, std::memory_order_release);
+  e->mode = 0;
+  e->count = 0;
+  e->pinned_data = 0;
+  free_.push_back(e);
+}
+
+bool HoldTable::NeedsReserve(std::uint32_t n) {
+  std::lock_guard<std::mutex> g(mu_);
+  return free_.size() < n;
+}
+
+Status HoldTable::Reserve(Arena* arena, UndoLog* log, std::uint32_t n) {
+  std::uint32_t cap = kFirstSegment;
+  std::uint64_t last = 0;
+  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment*, HoldEntry*) {});
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (free_.size() >= n) return Status::Ok();
+  }
+  // Find the tail and size the new segment at twice the total so far.
+  std::uint64_t off = slot_->holds_off;
+  for (int i = 0; off != 0 && i < kMaxSegments; ++i) {
+    auto* seg = space_->At<HoldSegment>(off);
+    if (!seg) return Status::Corruption("hold table segment out of bounds");
+    last = off;
+    cap = std::max(cap, seg->capacity * 2);
+    off = seg->next;
+  }
+  while (cap < n) cap *= 2;
+  auto chunk = arena->Allocate(sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry), 0);
+  if (!chunk.ok()) return chunk.status();
+  std::byte* p = space_->Bytes(*chunk, sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry));
+  std::memset(p, 0, sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry));
+  reinterpret_cast<HoldSegment*>(p)->capacity = cap;
+  std::uint64_t* link = last ? &space_->At<HoldSegment>(last)->next : &slot_->holds_off;
+  log->LogRange(link, 8);
+  AtomicField(*link).store(*chunk, std::memory_order_release);
+  log->Set(slot_->holds_cap, slot_->holds_cap + cap);
+  std::lock_guard<std::mutex> g(mu_);
+  auto* entries = reinterpret_cast<HoldEntry*>(p + sizeof(HoldSegment));
+  for (std::uint32_t i = cap; i-- > 0;) free_.push_back(&entries[i]);
+  return Status::Ok();
+}
+
+void HoldTable::Reload() {
+  std::lock_guard<std::mutex> g(mu_);
+  map_.clear();
+  free_.clear();
+  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment* seg, HoldEntry* e) {
+    for (std::uint32_t i = seg->capacity; i-- > 0;) {
+      if (e[i].record == 0) {
+        free_.push_back(&e[i]);
+      } else {
+        map_.emplace(Key{e[i].record, e[i].owner}, &e[i]);
+      }
+    }
+  });
+}
+
+}  // namespace shmheap

@@ -1,0 +1,80 @@
+// HoldTable: this process's view of its own hold table (format/lock_slot.h),
+// and ForEachHold, the scan any process may run over any client's table.
+//
+// Lookup goes through a process-local hash map from (record, owner) to the
+// entry; the shared segments are only ever appended to, so entries never move
+// and another process scanning them (recount after a crash, the reaper,
+// deadlock detection) sees each entry in one place.
+//
+// Thread safety: HoldTable is guarded by its own mutex (mu_), which is the
+// innermost lock: it is taken inside object-lock sections and under the heap
+// mutex, and no other lock is taken while it is held. Growth (Reserve) needs
+// the heap mutex and must be called without mu_ held.
+#ifndef SHMHEAP_HOLD_TABLE_H_
+#define SHMHEAP_HOLD_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <shmheap/status.hpp>
+
+#include "heap/src/arena.h"
+#include "heap/src/format/lock_slot.h"
+
+namespace shmheap {
+
+// Calls fn(entry) for every non-empty entry in the hold table of `slot`.
+// Safe at any time; entries may change while being read (callers that need a
+// stable view hold the relevant object's lock section).
+void ForEachHold(const Space& space, const format::ClientSlot& slot,
+                 const std::function<void(format::HoldEntry&)>& fn);
+
+class HoldTable {
+ public:
+  HoldTable(const Space* space, format::ClientSlot* slot) : space_(space), slot_(slot) {}
+
+  struct Key {
+    std::uint64_t record;  // record index + 1
+    std::uint64_t owner;
+    bool operator==(const Key&) const = default;
+  };
+
+  // The entry for key, or nullptr.
+  format::HoldEntry* Find(Key key);
+  // The entry for key, inserting an empty one (mode 0, count 0) if needed.
+  // Returns nullptr when no free slot is left: call Reserve and retry.
+  // `logged`: write the new key through the undo log (heap-mutex callers).
+  format::HoldEntry* FindOrInsert(Key key, UndoLog* log);
+  // Empties the entry's slot (unlogged, or through `log` when given).
+  void Remove(format::HoldEntry* e, UndoLog* log);
+
+  // True when fewer than `n` free slots remain.
+  bool NeedsReserve(std::uint32_t n);
+  // Appends a segment so at least `n` free slots exist. REQUIRES: heap mutex
+  // held, mu_ not held. Logged.
+  Status Reserve(Arena* arena, UndoLog* log, std::uint32_t n);
+  // Rebuilds the process-local map from the shared segments (after attach to
+  // a reclaimed slot, or after a rollback). REQUIRES: heap mutex.
+  void Reload();
+
+  std::mutex& mu() { return mu_; }
+
+ private:
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return static_cast<std::size_t>(k.record * 0x9E3779B97F4A7C15ull ^ k.owner);
+    }
+  };
+  const Space* space_;
+  format::ClientSlot* slot_;
+  std::mutex mu_;
+  std::unordered_map<Key, format::HoldEntry*, KeyHash> map_;  // GUARDED_BY(mu_)
+  std::vector<format::HoldEntry*> free_;                       // GUARDED_BY(mu_)
+};
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_HOLD_TABLE_H_

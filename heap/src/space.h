@@ -1,0 +1,88 @@
+// Space: bounds-checked typed access to the mapped heap.
+//
+// Every offset read from the file goes through At<T>() before it is
+// dereferenced: it must be aligned for T and lie wholly inside the heap's
+// current size, which is itself validated against the mapping window and the
+// real file size. A corrupt or hostile offset yields nullptr, never a wild
+// access.
+//
+// Thread safety: safe for concurrent use; the cached limit only grows.
+#ifndef SHMHEAP_SPACE_H_
+#define SHMHEAP_SPACE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "heap/src/format/superblock.h"
+
+namespace shmheap {
+
+class BackingFile;
+
+class Space {
+ public:
+  // REQUIRES: base maps `window` bytes of `file`, and the superblock at base
+  // has been validated (heap/src/recovery.h).
+  Space(std::byte* base, std::uint64_t window, const BackingFile* file, std::uint64_t limit)
+      : base_(base), window_(window), file_(file), limit_(limit) {}
+
+  std::byte* base() const noexcept { return base_; }
+  std::uint64_t window() const noexcept { return window_; }
+  format::Superblock* sb() const noexcept { return reinterpret_cast<format::Superblock*>(base_); }
+
+  // True if [off, off + len) is inside the heap (refreshing the limit if the
+  // heap has grown since it was last seen).
+  bool Valid(std::uint64_t off, std::uint64_t len) const {
+    std::uint64_t end = off + len;
+    if (end < off) return false;
+    if (end <= limit_.load(std::memory_order_acquire)) return true;
+    return Refresh(end);
+  }
+
+  // Typed pointer to `n` Ts at `off`, or nullptr if misaligned or out of bounds.
+  template <typename T>
+  T* At(std::uint64_t off, std::uint64_t n = 1) const {
+    // 8 for every format struct, in 32-bit and 64-bit builds alike.
+    constexpr std::uint64_t kAlign = sizeof(T) >= 8 ? 8 : alignof(T);
+    if (off % kAlign != 0) return nullptr;
+    if (n > (~0ull / sizeof(T))) return nullptr;
+    if (!Valid(off, sizeof(T) * n)) return nullptr;
+    return reinterpret_cast<T*>(base_ + off);
+  }
+
+  std::byte* Bytes(std::uint64_t off, std::uint64_t len) const {
+    return Valid(off, len) ? base_ + off : nullptr;
+  }
+
+  // The offset of a pointer into the mapping, or ~0 if it is not inside it.
+  std::uint64_t OffsetOf(const void* p) const noexcept {
+    auto b = reinterpret_cast<std::uintptr_t>(base_);
+    auto q = reinterpret_cast<std::uintptr_t>(p);
+    if (q < b || q - b >= window_) return ~0ull;
+    return static_cast<std::uint64_t>(q - b);
+  }
+
+  // Current validated heap size.
+  std::uint64_t limit() const noexcept { return limit_.load(std::memory_order_acquire); }
+
+ private:
+  // Re-reads Superblock::file_size; accepts it if it fits the window and the
+  // real file. Returns whether `end` is now inside.
+  bool Refresh(std::uint64_t end) const;
+
+  std::byte* base_;
+  std::uint64_t window_;
+  const BackingFile* file_;
+  mutable std::atomic<std::uint64_t> limit_;
+};
+
+// Atomic view of a field in mapped memory.
+template <typename T>
+inline std::atomic_ref<T> AtomicField(T& field) {
+  return std::atomic_ref<T>(field);
+}
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_SPACE_H_

@@ -1,0 +1,77 @@
+// UndoLog: makes every metadata operation atomic with respect to kill -9.
+//
+// REQUIRES for every method: the caller holds the heap mutex.
+//
+// The heap-mutex holder changes metadata only through Set(): it appends the
+// word's offset and old value to the log (format/undo_entry.h), publishes the
+// new count, and only then stores the new value. Commit() empties the log.
+// If the holder dies, whoever takes the mutex over calls Rollback(), which
+// restores the logged words newest first. Stores to a process-shared mapping
+// survive the death of the process that made them, and x86 keeps one
+// thread's stores in order, so the log entry is always visible before the
+// change it protects (the fences below keep the compiler from reordering).
+//
+// Memory that no committed state references (a block being allocated in the
+// same operation, a table being rebuilt before it is published) may be written
+// directly: a rollback makes it unreachable again.
+//
+// Every operation must fit in format::kUndoCapacity entries; overflowing it is
+// a bug in this library, reported at critical level before aborting.
+#ifndef SHMHEAP_UNDO_LOG_H_
+#define SHMHEAP_UNDO_LOG_H_
+
+#include <cstdint>
+#include <type_traits>
+
+#include <shmheap/status.hpp>
+
+#include "heap/src/format/undo_entry.h"
+#include "heap/src/space.h"
+
+namespace shmheap {
+
+class UndoLog {
+ public:
+  explicit UndoLog(const Space* space);
+
+  // Logs the old value of `field` and stores `value`. Fields narrower than
+  // 4 bytes are logged as their enclosing aligned 4-byte word.
+  template <typename T>
+  void Set(T& field, T value) {
+    static_assert(std::is_trivially_copyable_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 ||
+                                                      sizeof(T) == 4 || sizeof(T) == 8));
+    if constexpr (sizeof(T) == 8) {
+      LogWord(&field, 8);
+    } else {
+      auto addr = reinterpret_cast<std::uintptr_t>(&field);
+      LogWord(reinterpret_cast<void*>(addr & ~std::uintptr_t{3}), 4);
+    }
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_release);
+    field = value;
+  }
+
+  // Logs `len` bytes at `p` (8-aligned, multiple of 8) before the caller
+  // overwrites them. For small structs changed field by field.
+  void LogRange(void* p, std::uint64_t len);
+
+  // Empties the log: the operation is now committed.
+  void Commit();
+
+  // Number of entries of the operation in progress.
+  std::uint32_t pending() const;
+
+  // Restores every logged word, newest first, then empties the log. Each entry
+  // is validated first; an invalid one makes the log unusable (kCorruption,
+  // nothing restored). Returns the number of entries restored.
+  Result<std::uint32_t> Rollback();
+
+ private:
+  void LogWord(void* word, int width);
+  const Space* space_;
+  format::UndoEntry* entries_;
+};
+
+}  // namespace shmheap
+
+#endif  // SHMHEAP_UNDO_LOG_H_

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs shmheapfs from this source tree and starts it:
+#   1. installs the Debian packages it needs (packaging/deps.sh),
+#   2. builds it (build/, RelWithDebInfo) and installs it under /usr/local,
+#   3. mounts the filesystem at /mnt/shmheapfs with heaps kept in
+#      /var/lib/shmheapfs: through the systemd unit when systemd runs,
+#      otherwise by starting the daemon directly.
+# Re-running it upgrades and restarts. Needs root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+packaging/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMHEAP_BUILD_TESTS=OFF -DSHMHEAP_BUILD_BENCH=OFF >/dev/null
+cmake --build build -j "${JOBS:-2}"
+$SUDO cmake --install build --prefix /usr/local >/dev/null
+$SUDO ldconfig
+mnt=${SHMHEAPFS_MOUNT:-/mnt/shmheapfs}
+heapdir=${SHMHEAPFS_HEAPDIR:-/var/lib/shmheapfs}
+if command -v shmheapfs >/dev/null 2>&1 && [ -x /usr/local/sbin/mount.fuse.shmheapfs ] || command -v shmheapfs >/dev/null 2>&1; then
+  $SUDO mkdir -p "$mnt" "$heapdir"
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl daemon-reload
+    $SUDO systemctl enable --now shmheapfs.service
+  else
+    if mountpoint -q "$mnt"; then $SUDO fusermount3 -u "$mnt" || $SUDO umount "$mnt"; fi
+    $SUDO shmheapfs -o heapdir="$heapdir",allow_other,default_permissions "$mnt"
+  fi
+  echo "shmheapfs is mounted at $mnt (heaps in $heapdir). Try: mkdir $mnt/demo && echo hi > $mnt/demo/greeting"
+else
+  # The library and CLI only (the daemon is not built in this tree yet).
+  $SUDO mkdir -p "$heapdir"
+  demo="$heapdir/demo.heap"
+  [ -e "$demo" ] || shmheap create "$demo" --max-size 1G
+  echo "hello from a shared heap" | shmheap put "$demo" greeting -
+  shmheap ls "$demo"
+fi

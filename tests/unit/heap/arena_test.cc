@@ -1,0 +1,167 @@
+// Arena: size classes, runs, coalescing, growth, rollback and Check.
+#include "heap/src/arena.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "heap/src/backing_file.h"
+#include "heap/src/mapping.h"
+#include "heap/src/recovery.h"
+#include "tests/support/test_support.h"
+
+namespace shmheap {
+namespace {
+
+class ArenaTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(64ull << 20); }
+
+  void Open(std::uint64_t max) {
+    auto f = BackingFile::CreateAtomically(dir_.File("a.heap"), 0600,
+                                           [&](BackingFile& bf) { return FormatHeap(bf, 0, max); });
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    file_ = std::move(*f);
+    auto m = Mapping::Map(file_.fd(), max, true);
+    ASSERT_TRUE(m.ok());
+    map_ = std::move(*m);
+    space_ = std::make_unique<Space>(map_.base(), max, &file_, kDefaultInitialSize);
+    log_ = std::make_unique<UndoLog>(space_.get());
+    arena_ = std::make_unique<Arena>(space_.get(), log_.get(), &file_);
+  }
+
+  std::vector<std::string> Check() {
+    std::vector<std::string> problems;
+    arena_->Check(&problems, nullptr);
+    return problems;
+  }
+
+  std::uint64_t Alloc(std::uint64_t n) {
+    auto r = arena_->Allocate(n, 0);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    log_->Commit();
+    return r.ok() ? *r : 0;
+  }
+  void FreeIt(std::uint64_t off) {
+    EXPECT_TRUE(arena_->Free(off).ok());
+    log_->Commit();
+  }
+
+  testing::TempDir dir_;
+  BackingFile file_;
+  Mapping map_;
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<UndoLog> log_;
+  std::unique_ptr<Arena> arena_;
+};
+
+TEST_F(ArenaTest, FreshArenaIsConsistent) { EXPECT_TRUE(Check().empty()); }
+
+TEST_F(ArenaTest, SmallSizesShareABlockAndAreSixteenAligned) {
+  std::uint64_t a = Alloc(10), b = Alloc(10);
+  EXPECT_EQ(a % 16, 0u);
+  EXPECT_EQ(a >> format::kBlockShift, b >> format::kBlockShift);
+  EXPECT_EQ(arena_->Capacity(a), 16u);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, FreedChunkIsReusedBySameSizeClass) {
+  std::uint64_t a = Alloc(100);
+  Alloc(100);
+  FreeIt(a);
+  EXPECT_EQ(Alloc(100), a);
+}
+
+TEST_F(ArenaTest, LargeAllocationsTakeWholeBlockRuns) {
+  std::uint64_t a = Alloc(100000);
+  EXPECT_EQ((a - 16) % format::kBlockSize, 0u);
+  EXPECT_GE(arena_->Capacity(a), 100000u);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, AdjacentFreeRunsCoalesce) {
+  std::uint64_t a = Alloc(40000), b = Alloc(40000), c = Alloc(40000);
+  Alloc(10);  // keeps the tail from merging with the rest of the arena
+  FreeIt(a);
+  FreeIt(c);
+  FreeIt(b);  // must merge with both neighbours
+  EXPECT_TRUE(Check().empty());
+  std::uint64_t big = Alloc(3 * 40000);
+  EXPECT_EQ(big, a);
+}
+
+TEST_F(ArenaTest, GrowsTheFileAndThePageTable) {
+  std::vector<std::uint64_t> offs;
+  for (int i = 0; i < 64; ++i) offs.push_back(Alloc(256 * 1024));  // 16 MiB total: forces table growth
+  EXPECT_GT(space_->sb()->file_size, 16ull << 20);
+  EXPECT_TRUE(Check().empty());
+  for (auto o : offs) FreeIt(o);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, RefusesToGrowPastMaximum) {
+  auto r = arena_->Allocate(100ull << 20, 0);
+  EXPECT_EQ(r.code(), Code::kNoSpace);
+  ASSERT_TRUE(log_->Rollback().ok());
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, RollbackUndoesAPartialOperation) {
+  std::uint64_t keep = Alloc(500);
+  auto before = space_->sb()->alloc_count;
+  ASSERT_TRUE(arena_->Allocate(5000, 0).ok());
+  ASSERT_TRUE(arena_->Allocate(50, 0).ok());
+  ASSERT_TRUE(arena_->Free(keep).ok());
+  auto undone = log_->Rollback();  // as if the process died before committing
+  ASSERT_TRUE(undone.ok());
+  EXPECT_GT(*undone, 0u);
+  EXPECT_EQ(space_->sb()->alloc_count, before);
+  EXPECT_NE(arena_->Header(keep), nullptr);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, FreeOfAForeignOffsetIsRejected) {
+  std::uint64_t a = Alloc(100);
+  EXPECT_EQ(arena_->Free(a + 8).code(), Code::kInvalidArgument);
+  EXPECT_EQ(arena_->Free(12345678).code(), Code::kInvalidArgument);
+  FreeIt(a);
+  EXPECT_EQ(arena_->Free(a).code(), Code::kInvalidArgument);  // double free
+  ASSERT_TRUE(log_->Rollback().ok());
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, RandomMixStaysConsistent) {
+  std::mt19937 rng(7);
+  std::map<std::uint64_t, std::uint64_t> live;
+  for (int i = 0; i < 20000; ++i) {
+    if (live.empty() || rng() % 3 != 0) {
+      std::uint64_t n = rng() % 4 == 0 ? rng() % 70000 : rng() % 600;
+      auto r = arena_->Allocate(n, 0);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      log_->Commit();
+      std::memset(space_->Bytes(*r, n), 0xAB, n);  // writing must not break metadata
+      live[*r] = n;
+    } else {
+      auto it = live.begin();
+      std::advance(it, rng() % live.size());
+      FreeIt(it->first);
+      live.erase(it);
+    }
+  }
+  EXPECT_TRUE(Check().empty());
+  for (auto& [o, n] : live) FreeIt(o);
+  arena_->Trim();  // releases the one empty block each class keeps
+  log_->Commit();
+  auto problems = Check();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  ArenaStats s = arena_->Stats();
+  EXPECT_EQ(s.allocations, 1u) << "only the name index table, allocated at format time, remains";
+  // Free space may only be split by the two live internal runs: the name
+  // index table and the page table (which moved when the file grew).
+  EXPECT_LE(s.free_runs, 3u) << "everything freed must coalesce";
+}
+
+}  // namespace
+}  // namespace shmheap

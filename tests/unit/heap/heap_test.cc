@@ -1,0 +1,242 @@
+// Heap (public C++ API), single process: names, versions, replace, locks.
+#include <shmheap/heap.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "tests/support/test_support.h"
+
+namespace shmheap {
+namespace {
+
+class HeapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.max_size = 256ull << 20;
+    auto h = Heap::Open(dir_.File("t.heap"), o);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    heap_ = std::move(*h);
+  }
+  void ExpectConsistent() {
+    auto p = heap_->CheckAttached();
+    EXPECT_TRUE(p.empty()) << p.front();
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Heap> heap_;
+};
+
+std::span<const std::byte> Bytes(const char* s) { return {reinterpret_cast<const std::byte*>(s), std::strlen(s)}; }
+
+TEST_F(HeapTest, AllocateNamedThenFindIt) {
+  auto a = heap_->Allocate("object1", 260000);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size(), 260000u);
+  EXPECT_EQ(std::to_integer<int>((*a)[1000]), 0) << "named objects are zero-filled";
+  std::memcpy(a->data(), "hello", 5);
+  auto f = heap_->Find("object1");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->data(), a->data());
+  EXPECT_EQ(std::memcmp(f->data(), "hello", 5), 0);
+  ExpectConsistent();
+}
+
+TEST_F(HeapTest, AllocateFailsWhenNameExists) {
+  ASSERT_TRUE(heap_->Allocate("x", 10).ok());
+  EXPECT_EQ(heap_->Allocate("x", 10).code(), Code::kAlreadyExists);
+}
+
+TEST_F(HeapTest, BadNamesAreRejected) {
+  EXPECT_EQ(heap_->Allocate("", 1).code(), Code::kInvalidArgument);
+  EXPECT_EQ(heap_->Allocate("a/b", 1).code(), Code::kInvalidArgument);
+  EXPECT_EQ(heap_->Allocate(std::string(256, 'n'), 1).code(), Code::kInvalidArgument);
+  EXPECT_EQ(heap_->Allocate(std::string("a\0b", 3), 1).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(heap_->Allocate(std::string(255, 'n'), 1).ok());
+}
+
+TEST_F(HeapTest, ObjectsSurviveReattach) {
+  auto a = heap_->Allocate("persist", 64);
+  ASSERT_TRUE(a.ok());
+  std::memcpy(a->data(), "kept", 4);
+  ASSERT_TRUE(heap_->SetType("persist", "text/plain").ok());
+  heap_.reset();
+  auto h = Heap::Open(dir_.File("t.heap"), {});
+  ASSERT_TRUE(h.ok());
+  auto f = (*h)->Find("persist");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(std::memcmp(f->data(), "kept", 4), 0);
+  auto st = (*h)->Stat("persist");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->type, "text/plain");
+}
+
+TEST_F(HeapTest, FreeRemovesNamedObject) {
+  auto a = heap_->Allocate("gone", 100);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(heap_->Free(a->data()).ok());
+  EXPECT_EQ(heap_->Find("gone").code(), Code::kNotFound);
+  ExpectConsistent();
+}
+
+TEST_F(HeapTest, AnonymousAllocationAndRealloc) {
+  auto a = heap_->AllocateAnonymous(100);
+  ASSERT_TRUE(a.ok());
+  std::memset(a->data(), 7, 100);
+  auto r = heap_->Realloc(a->data(), 100000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(static_cast<unsigned char*>(*r)[99], 7);
+  ASSERT_TRUE(heap_->Free(*r).ok());
+  EXPECT_EQ(heap_->Free(*r).code(), Code::kInvalidArgument);
+  ExpectConsistent();
+}
+
+TEST_F(HeapTest, ReallocOfNamedKeepsNameAndBumpsVersion) {
+  auto a = heap_->Allocate("grow", 10);
+  ASSERT_TRUE(a.ok());
+  std::memcpy(a->data(), "0123456789", 10);
+  auto v1 = heap_->Version("grow");
+  auto r = heap_->Realloc(a->data(), 50000);
+  ASSERT_TRUE(r.ok());
+  auto f = heap_->Find("grow");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->size(), 50000u);
+  EXPECT_EQ(std::memcmp(f->data(), "0123456789", 10), 0);
+  EXPECT_EQ(std::to_integer<int>((*f)[20000]), 0);
+  EXPECT_NE(*heap_->Version("grow"), *v1);
+  ExpectConsistent();
+}
+
+TEST_F(HeapTest, ReplaceKeepsOldVersionForItsReaders) {
+  ASSERT_TRUE(heap_->Allocate("doc", 3).ok());
+  ASSERT_TRUE(heap_->Replace("doc", Bytes("old")).ok());
+  auto v = heap_->Version("doc");
+  auto reader = heap_->Lock("doc", LockMode::kRead, NewOwnerToken());
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(heap_->Replace("doc", Bytes("new version")).ok());
+  EXPECT_EQ(std::memcmp(reader->data().data(), "old", 3), 0) << "reader keeps the version it acquired";
+  EXPECT_FALSE(*heap_->IsCurrent("doc", *v));
+  auto now = heap_->Find("doc");
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(now->data()), now->size()), "new version");
+  ExpectConsistent();  // the old version is pinned, not leaked
+  ASSERT_TRUE(reader->Unlock().ok());
+  ExpectConsistent();  // and freed on release
+  EXPECT_EQ(heap_->Stats().allocations, heap_->Stats().allocations);
+}
+
+TEST_F(HeapTest, RenameIsAtomicAndReplacesTarget) {
+  ASSERT_TRUE(heap_->Allocate("a", 1).ok());
+  ASSERT_TRUE(heap_->Allocate("b", 2).ok());
+  EXPECT_EQ(heap_->Rename("a", "b", true).code(), Code::kAlreadyExists);
+  auto id = heap_->Lookup("a");
+  ASSERT_TRUE(heap_->Rename("a", "b").ok());
+  EXPECT_EQ(heap_->Find("a").code(), Code::kNotFound);
+  EXPECT_EQ(heap_->Lookup("b")->inode, id->inode);
+  EXPECT_EQ(heap_->List().size(), 1u);
+  ExpectConsistent();
+}
+
+TEST_F(HeapTest, InodeAndGenerationAreNeverReused) {
+  auto a = heap_->Allocate("x", 1);
+  auto id1 = *heap_->Lookup("x");
+  ASSERT_TRUE(heap_->Remove("x").ok());
+  ASSERT_TRUE(heap_->Allocate("x", 1).ok());
+  auto id2 = *heap_->Lookup("x");
+  EXPECT_FALSE(id1 == id2);
+  EXPECT_EQ(heap_->Stat(id1).code(), Code::kStale);
+}
+
+TEST_F(HeapTest, TryLockConflictsAndNesting) {
+  ASSERT_TRUE(heap_->Allocate("obj", 8).ok());
+  OwnerToken a = NewOwnerToken(), b = NewOwnerToken();
+  auto w = heap_->Lock("obj", LockMode::kWrite, a);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(heap_->TryLock("obj", LockMode::kRead, b).code(), Code::kBusy);
+  auto nested = heap_->TryLock("obj", LockMode::kWrite, a);
+  EXPECT_TRUE(nested.ok()) << "the holder may nest";
+  EXPECT_EQ(heap_->Stat("obj")->lock_state, "W");
+  nested->Unlock().ok();
+  EXPECT_EQ(heap_->TryLock("obj", LockMode::kRead, b).code(), Code::kBusy);
+  ASSERT_TRUE(w->Unlock().ok());
+  auto r1 = heap_->TryLock("obj", LockMode::kRead, a);
+  auto r2 = heap_->TryLock("obj", LockMode::kRead, b);
+  EXPECT_TRUE(r1.ok() && r2.ok()) << "readers share";
+  EXPECT_EQ(heap_->Stat("obj")->lock_state, "R2");
+  EXPECT_EQ(heap_->TryLock("obj", LockMode::kWrite, a).code(), Code::kBusy) << "no upgrade while another reads";
+}
+
+TEST_F(HeapTest, WriteUnlockBumpsVersion) {
+  ASSERT_TRUE(heap_->Allocate("v", 8).ok());
+  auto v1 = *heap_->Version("v");
+  { auto g = heap_->Lock("v", LockMode::kWrite); }
+  EXPECT_EQ(*heap_->Version("v"), v1 + 1);
+  { auto g = heap_->Lock("v", LockMode::kRead); }
+  EXPECT_EQ(*heap_->Version("v"), v1 + 1);
+}
+
+TEST_F(HeapTest, TimedLockTimesOut) {
+  ASSERT_TRUE(heap_->Allocate("t", 8).ok());
+  auto w = heap_->Lock("t", LockMode::kWrite, NewOwnerToken());
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = heap_->Lock("t", LockMode::kRead, NewOwnerToken(), std::chrono::milliseconds(100));
+  EXPECT_EQ(r.code(), Code::kTimedOut);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(90));
+}
+
+TEST_F(HeapTest, BlockedThreadIsWokenOnUnlock) {
+  ASSERT_TRUE(heap_->Allocate("w", 8).ok());
+  auto w = heap_->Lock("w", LockMode::kWrite);
+  std::atomic<bool> got{false};
+  std::thread t([&] {
+    auto g = heap_->Lock("w", LockMode::kWrite);
+    got = g.ok();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(got.load());
+  ASSERT_TRUE(w->Unlock().ok());
+  t.join();
+  EXPECT_TRUE(got.load());
+}
+
+TEST_F(HeapTest, UpgradeDeadlockIsDetected) {
+  ASSERT_TRUE(heap_->Allocate("d", 8).ok());
+  OwnerToken a = NewOwnerToken(), b = NewOwnerToken();
+  auto ra = heap_->Lock("d", LockMode::kRead, a);
+  auto rb = heap_->Lock("d", LockMode::kRead, b);
+  std::atomic<int> a_code{-1};
+  std::thread t([&] {
+    auto wa = heap_->Lock("d", LockMode::kWrite, a);  // waits for b
+    a_code = static_cast<int>(wa.code());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto wb = heap_->Lock("d", LockMode::kWrite, b);  // closes the cycle
+  EXPECT_EQ(wb.code(), Code::kDeadlock);
+  ASSERT_TRUE(rb->Unlock().ok());  // now a can upgrade
+  t.join();
+  EXPECT_EQ(a_code.load(), static_cast<int>(Code::kOk));
+}
+
+TEST_F(HeapTest, RemoveWhileLockedKeepsDataUntilUnlock) {
+  ASSERT_TRUE(heap_->Allocate("held", 4).ok());
+  ASSERT_TRUE(heap_->Replace("held", Bytes("data")).ok());
+  auto g = heap_->Lock("held", LockMode::kRead, NewOwnerToken());
+  ASSERT_TRUE(heap_->Remove("held").ok());
+  EXPECT_EQ(heap_->Find("held").code(), Code::kNotFound);
+  EXPECT_EQ(std::memcmp(g->data().data(), "data", 4), 0);
+  ExpectConsistent();
+  ASSERT_TRUE(g->Unlock().ok());
+  ExpectConsistent();
+  EXPECT_EQ(heap_->Stats().objects, 0u);
+}
+
+TEST_F(HeapTest, ManyObjectsGrowTheIndex) {
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(heap_->Allocate("obj" + std::to_string(i), 16).ok()) << i;
+  for (int i = 0; i < 20000; i += 997) EXPECT_TRUE(heap_->Find("obj" + std::to_string(i)).ok());
+  for (int i = 0; i < 20000; i += 2) ASSERT_TRUE(heap_->Remove("obj" + std::to_string(i)).ok());
+  EXPECT_EQ(heap_->List().size(), 10000u);
+  ExpectConsistent();
+}
+
+}  // namespace
+}  // namespace shmheap
