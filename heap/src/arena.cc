@@ -355,6 +355,58 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
   return FreeRun(old_head, old_tblocks);
 }
 
+// ------------------------------------------------------ in-place resizing
+
+Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
+  if (!Header(data_off)) return Status::InvalidArgument("not an allocated chunk");
+  const auto b = static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift);
+  PageInfo* info = Info(b);
+  if (info->kind == format::kPageSmall) {
+    return size + kHeader <= ClassSize(info->size_class) ? Status::Ok() : Status::NoSpace("small chunk");
+  }
+  const std::uint64_t want = (size + kHeader + kBlockSize - 1) >> kBlockShift;
+  const std::uint32_t have = info->count;
+  if (want <= have) return Status::Ok();
+  if (want > 0xFFFFFFFFull) return Status::NoSpace("allocation too large");
+  const auto need = static_cast<std::uint32_t>(want - have);
+  if (std::uint64_t{b} + have == FileBlocks()) {
+    // The chunk ends the heap: grow the file; the new space becomes a free
+    // run right after it (unless a grown page table lands there).
+    SHMHEAP_RETURN_IF_ERROR(Grow(need));
+    info = Info(b);
+  }
+  const std::uint32_t next = b + have;
+  PageInfo* q = next < FileBlocks() ? Info(next) : nullptr;
+  if (!q || q->kind != format::kPageFreeHead || q->count < need) return Status::NoSpace("no free run after chunk");
+  const std::uint32_t free_count = q->count;
+  BinRemove(next);
+  if (free_count > need) {
+    MarkFreeRun(next + need, free_count - need);
+    BinInsert(next + need, free_count - need);
+  }
+  MarkLargeRun(b, have + need);
+  auto* sb = space_->sb();
+  log_->Set(sb->blocks_in_use, sb->blocks_in_use + need);
+  log_->Set(sb->bytes_in_use, sb->bytes_in_use + (std::uint64_t{need} << kBlockShift));
+  return Status::Ok();
+}
+
+Status Arena::Shrink(std::uint64_t data_off, std::uint64_t size) {
+  if (!Header(data_off)) return Status::InvalidArgument("not an allocated chunk");
+  const auto b = static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift);
+  PageInfo* info = Info(b);
+  if (info->kind == format::kPageSmall) return Status::Ok();
+  const std::uint64_t want = std::max<std::uint64_t>(1, (size + kHeader + kBlockSize - 1) >> kBlockShift);
+  const std::uint32_t have = info->count;
+  if (want >= have) return Status::Ok();
+  const auto keep = static_cast<std::uint32_t>(want);
+  MarkLargeRun(b, keep);
+  auto* sb = space_->sb();
+  log_->Set(sb->blocks_in_use, sb->blocks_in_use - (have - keep));
+  log_->Set(sb->bytes_in_use, sb->bytes_in_use - (std::uint64_t{have - keep} << kBlockShift));
+  return FreeRun(b + keep, have - keep);
+}
+
 // --------------------------------------------------------------------- free
 
 format::ChunkHeader* Arena::Header(std::uint64_t data_off) const {

@@ -71,6 +71,14 @@ class Arena {
   // reuse) back to the free runs. Runs before the file is grown.
   void Trim();
 
+  // Grows the chunk at `data_off` in place to hold `size` bytes, taking the
+  // free run after it (growing the file if the chunk ends it). kNoSpace if
+  // it cannot grow in place (the caller moves the data instead).
+  Status Extend(std::uint64_t data_off, std::uint64_t size);
+  // Shrinks a large chunk in place to the blocks `size` bytes need, freeing
+  // the tail. No-op for small chunks.
+  Status Shrink(std::uint64_t data_off, std::uint64_t size);
+
   // Validated header of the allocated chunk at `data_off` (nullptr if none).
   format::ChunkHeader* Header(std::uint64_t data_off) const;
   // Usable bytes of the allocated chunk at `data_off` (0 if not a chunk).

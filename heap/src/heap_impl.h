@@ -63,6 +63,27 @@ class HeapImpl final : public Heap {
                                        std::int64_t timeout_ns) override;
   Status UnlockByName(std::string_view name, OwnerToken owner) override;
   Status Unlock(ObjectId id, OwnerToken owner) override;
+  Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) override;
+  Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
+                           const std::function<void(std::span<const std::byte>)>& fn) override;
+  Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) override;
+  Status Truncate(ObjectId id, std::uint64_t size) override;
+  Status Trim(ObjectId id) override;
+  Result<ObjectInfo> SetAttr(ObjectId id, const AttrChange& change) override;
+  Status SetType(ObjectId id, std::string_view type) override;
+  Status Ref(ObjectId id) override;
+  Status Unref(ObjectId id) override;
+  Result<std::string> GetXattr(ObjectId id, std::string_view name) override;
+  Status SetXattr(ObjectId id, std::string_view name, std::string_view value, int flags) override;
+  Result<std::vector<std::string>> ListXattr(ObjectId id) override;
+  Status RemoveXattr(ObjectId id, std::string_view name) override;
+  Status LockId(ObjectId id, LockMode mode, OwnerToken owner, std::int64_t timeout_ns,
+                const std::atomic<bool>* cancel) override;
+  Status Downgrade(ObjectId id, OwnerToken owner) override;
+  std::vector<ObjectInfo> ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) override;
+  std::uint64_t ObjectCount() override;
+  Result<ObjectId> IdOf(std::uint64_t inode) override;
+  std::string uuid() const override;
   Status Flush() override;
   std::vector<ClientInfo> Clients() override;
   HeapStats Stats() override;
@@ -120,6 +141,17 @@ class HeapImpl final : public Heap {
   Result<std::uint64_t> StoreString(std::string_view s, std::uint64_t owner);
   void FreeObjectMemory(std::uint64_t index);
   Status AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel);
+  // The record index of a live or orphaned object with this id, or kStale.
+  Result<std::uint64_t> Resolve(ObjectId id) const;
+  // Resizes the object's data to `size` (zero-filling growth), in place when
+  // the allocator can, otherwise by moving it. `amortize` over-allocates for
+  // appends. REQUIRES: an Op.
+  Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize);
+  Status SetTypeIndex(std::uint64_t index, std::string_view type);
+  // Xattr block of a record (format in heap_xattr.cc).
+  using Xattrs = std::vector<std::pair<std::string, std::string>>;
+  Result<Xattrs> LoadXattrs(std::uint64_t index) const;
+  Status StoreXattrs(std::uint64_t index, const Xattrs& xattrs);
   struct Locked {
     ObjectId id;
     std::span<std::byte> data;

@@ -292,14 +292,20 @@ Status HeapImpl::Rename(std::string_view from, std::string_view to, bool no_repl
 
 Status HeapImpl::SetType(std::string_view name, std::string_view type) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
-  if (type.size() > format::kMaxTypeLen) return Status::InvalidArgument("type string longer than 255 bytes");
   Op op(this);
   auto index = FindLocked(name);
   if (!index.ok()) return index.status();
-  ObjectRecord* r = Record(*index);
+  SHMHEAP_RETURN_IF_ERROR(SetTypeIndex(*index, type));
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::SetTypeIndex(std::uint64_t index, std::string_view type) {
+  if (type.size() > format::kMaxTypeLen) return Status::InvalidArgument("type string longer than 255 bytes");
+  ObjectRecord* r = Record(index);
   std::uint64_t off = 0;
   if (!type.empty()) {
-    auto s = StoreString(type, *index + 1);
+    auto s = StoreString(type, index + 1);
     if (!s.ok()) return s.status();
     off = *s;
   }
@@ -307,7 +313,6 @@ Status HeapImpl::SetType(std::string_view name, std::string_view type) {
   log_->Set(r->type_off, off);
   log_->Set(r->type_len, static_cast<std::uint32_t>(type.size()));
   log_->Set(r->ctime_ns, NowNs());
-  op.Commit();
   return Status::Ok();
 }
 

@@ -213,6 +213,8 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std
   }
 }
 
+std::string HeapImpl::uuid() const { return UuidString(space_->sb()->uuid); }
+
 Result<std::vector<std::string>> Heap::Check(const std::string& path) {
   Options o;
   o.mode = OpenMode::kReadOnly;

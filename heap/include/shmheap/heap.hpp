@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -237,6 +238,65 @@ class Heap {
   virtual Status UnlockByName(std::string_view name, OwnerToken owner) = 0;
   virtual Status Unlock(ObjectId id, OwnerToken owner) = 0;
 
+  // ---- by id: what a file system needs ----
+  // Ids stay valid while the object exists, across renames; a removed
+  // object's id gives kStale (also after its record is reused).
+
+  // Creates a named object of `size` zero bytes and returns its id.
+  // Errors as Allocate.
+  virtual Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) = 0;
+  // Calls fn with the bytes [off, off + len) of the object's current version,
+  // clipped at its size (an empty span past the end). The version is pinned
+  // during the call: a concurrent Replace or resize in any process cannot
+  // free it. Returns the number of bytes passed. Errors: kStale.
+  virtual Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
+                                   const std::function<void(std::span<const std::byte>)>& fn) = 0;
+  // Writes `bytes` at `off`, growing the object (zero-filling any gap) if
+  // needed; growth is amortised so that appending is linear overall. Bumps
+  // the version and mtime. Returns the object's size afterwards.
+  // Errors: kStale, kNoSpace (nothing changed).
+  virtual Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) = 0;
+  // Sets the size (zero-filling growth). Errors: kStale, kNoSpace.
+  virtual Status Truncate(ObjectId id, std::uint64_t size) = 0;
+  // Releases capacity beyond the size (after a burst of appends).
+  virtual Status Trim(ObjectId id) = 0;
+  struct AttrChange {
+    std::optional<std::uint32_t> mode, uid, gid;
+    std::optional<std::int64_t> atime_ns, mtime_ns;
+  };
+  // Changes attributes (ctime becomes now). Errors: kStale.
+  virtual Result<ObjectInfo> SetAttr(ObjectId id, const AttrChange& change) = 0;
+  virtual Status SetType(ObjectId id, std::string_view type) = 0;
+  // Open references: a referenced object outlives Remove/Rename-over until
+  // the last Unref (POSIX unlink-while-open). References of a process that
+  // dies are dropped. Errors: kStale.
+  virtual Status Ref(ObjectId id) = 0;
+  virtual Status Unref(ObjectId id) = 0;
+  // Extended attributes (names up to 255 bytes, values up to 64 KiB, 64 KiB
+  // per object in all). SetXattr flags: 0, kXattrCreate, kXattrReplace.
+  // Errors: kStale, kNotFound (no such attribute), kAlreadyExists, kNoSpace.
+  static constexpr int kXattrCreate = 1, kXattrReplace = 2;
+  virtual Result<std::string> GetXattr(ObjectId id, std::string_view name) = 0;
+  virtual Status SetXattr(ObjectId id, std::string_view name, std::string_view value, int flags) = 0;
+  virtual Result<std::vector<std::string>> ListXattr(ObjectId id) = 0;
+  virtual Status RemoveXattr(ObjectId id, std::string_view name) = 0;
+  // Object locks by id. timeout_ns: < 0 forever, 0 try (kBusy), > 0 limit.
+  // `cancel` (optional) is polled while waiting (kInterrupted).
+  virtual Status LockId(ObjectId id, LockMode mode, OwnerToken owner, std::int64_t timeout_ns,
+                        const std::atomic<bool>* cancel = nullptr) = 0;
+  // WRITE -> READ without releasing. Errors: kInvalidArgument if not WRITE-held.
+  virtual Status Downgrade(ObjectId id, OwnerToken owner) = 0;
+  // The id (with its current generation) of the live or orphaned object
+  // whose inode number is `inode`. Errors: kStale.
+  virtual Result<ObjectId> IdOf(std::uint64_t inode) = 0;
+  // Named objects in record order starting at `cursor` (0 first), at most
+  // `max` of them; *next is the cursor to continue from (0 at the end).
+  // Stable under concurrent change: an object present throughout a walk
+  // is returned exactly once.
+  virtual std::vector<ObjectInfo> ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) = 0;
+  // Number of named objects.
+  virtual std::uint64_t ObjectCount() = 0;
+
   // ---- heap-wide ----
 
   // Makes every change so far durable (msync, then fsync). Blocks.
@@ -249,8 +309,10 @@ class Heap {
   // Happens on its own on attach and when a waiter finds a dead holder.
   virtual void ReapDeadClients() = 0;
 
-  // The base address and size of this process's view (for pointer checks).
+  // The base address of this process's view (for pointer checks).
   virtual std::byte* base() const noexcept = 0;
+  // The heap's UUID as text (fixed at creation).
+  virtual std::string uuid() const = 0;
   virtual const std::string& path() const noexcept = 0;
   virtual std::uint64_t max_size() const noexcept = 0;
 

@@ -1,0 +1,225 @@
+// Filesystem implementation: node resolution, attributes, the inode and
+// handle tables, and the cache watcher.
+#include "fs/src/filesystem.h"
+
+#include <cerrno>
+#include <vector>
+
+#include "fs/src/lock_service.h"
+#include "fs/src/log.h"
+#include "fs/src/node_id.h"
+
+namespace shmheap::fs {
+
+namespace {
+
+struct timespec ToTimespec(std::int64_t ns) {
+  struct timespec ts {};
+  ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  return ts;
+}
+
+}  // namespace
+
+Filesystem::Filesystem(Options options)
+    : options_(std::move(options)), registry_(options_.heapdir, options_.max_heap_size) {}
+
+Filesystem::~Filesystem() { Shutdown(); }
+
+void Filesystem::set_locks(std::unique_ptr<LockService> locks) { locks_ = std::move(locks); }
+
+Status Filesystem::Init() { return registry_.Init(); }
+
+void Filesystem::Start(struct fuse_session* se) {
+  se_ = se;
+  registry_.Scan();
+  watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+void Filesystem::Shutdown() {
+  {
+    std::lock_guard<std::mutex> g(watch_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  if (locks_) locks_->Shutdown();
+  {
+    std::lock_guard<std::mutex> g(handles_mu_);
+    handles_.clear();
+  }
+  registry_.DetachAll();
+}
+
+Result<Node> Filesystem::Resolve(fuse_ino_t ino) {
+  Node n;
+  n.ino = ino;
+  if (ino == kRootNode) return n;
+  auto heap = registry_.BySlot(SlotOf(ino));
+  if (!heap) return Status::Stale("unknown node " + std::to_string(ino));
+  if (!heap->heap) return heap->error;
+  n.heap = heap;
+  const std::uint64_t inode = InodeOf(ino);
+  if (inode == 0) {
+    n.kind = Node::kHeap;
+    return n;
+  }
+  n.kind = Node::kObject;
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end() && it->second.nlookup > 0) {
+      n.id = ObjectId{inode, it->second.generation};
+      return n;
+    }
+  }
+  // Not known to the kernel (e.g. an NFS file handle after a restart):
+  // whatever object has that inode now; the kernel compares generations.
+  auto id = heap->heap->IdOf(inode);
+  if (!id.ok()) return id.status();
+  n.id = *id;
+  return n;
+}
+
+Result<std::shared_ptr<Heap>> Filesystem::HeapOf(const Node& dir) {
+  if (dir.kind == Node::kObject) return Status::InvalidArgument("not a directory");
+  if (dir.kind == Node::kRoot) return Status::NotSupported("the mount root holds only heap directories");
+  return dir.heap->heap;
+}
+
+struct stat Filesystem::StatObject(const Node& heap_dir, const ObjectInfo& info) const {
+  struct stat st {};
+  st.st_ino = ObjectNode(heap_dir.heap->slot, info.id.inode);
+  st.st_mode = S_IFREG | (info.attr.mode & 07777);
+  st.st_nlink = info.name.empty() ? 0 : 1;
+  st.st_uid = info.attr.uid;
+  st.st_gid = info.attr.gid;
+  st.st_size = static_cast<off_t>(info.size);
+  st.st_blksize = 65536;
+  st.st_blocks = static_cast<blkcnt_t>((info.capacity + 511) / 512);
+  st.st_atim = ToTimespec(info.atime_ns);
+  st.st_mtim = ToTimespec(info.mtime_ns);
+  st.st_ctim = ToTimespec(info.ctime_ns);
+  return st;
+}
+
+Result<struct stat> Filesystem::StatNode(const Node& n) {
+  if (n.kind == Node::kObject) {
+    auto info = n.heap->heap->Stat(n.id);
+    if (!info.ok()) return info.status();
+    return StatObject(n, *info);
+  }
+  auto st = n.kind == Node::kRoot ? registry_.StatDir() : registry_.StatFile(n.heap->name);
+  if (!st.ok()) return st.status();
+  struct stat out = *st;
+  out.st_ino = n.kind == Node::kRoot ? kRootNode : HeapNode(n.heap->slot);
+  out.st_mode = S_IFDIR | (st->st_mode & 07777);
+  out.st_nlink = 2;
+  out.st_size = 4096;
+  out.st_blocks = 8;
+  out.st_blksize = 4096;
+  if (n.kind == Node::kRoot) out.st_nlink += static_cast<nlink_t>(registry_.List().size());
+  return out;
+}
+
+Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
+  auto st = StatNode(n);
+  if (!st.ok()) return st.status();
+  fuse_entry_param e{};
+  e.ino = n.ino;
+  e.generation = n.kind == Node::kObject ? n.id.generation : 0;
+  e.attr = *st;
+  e.attr_timeout = kAttrTimeout;
+  e.entry_timeout = kEntryTimeout;
+  Remember(n.ino, e.generation);
+  return e;
+}
+
+void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  InodeState& s = inodes_[ino];
+  if (s.generation != generation) s = InodeState{};
+  s.generation = generation;
+  s.nlookup += 1;
+}
+
+void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return;
+  it->second.nlookup -= std::min(nlookup, it->second.nlookup);
+  if (it->second.nlookup == 0) inodes_.erase(it);
+}
+
+std::uint64_t Filesystem::AddHandle(std::shared_ptr<OpenFile> f) {
+  std::lock_guard<std::mutex> g(handles_mu_);
+  std::uint64_t fh = next_fh_++;
+  handles_[fh] = std::move(f);
+  return fh;
+}
+
+std::shared_ptr<OpenFile> Filesystem::Handle(std::uint64_t fh) {
+  std::lock_guard<std::mutex> g(handles_mu_);
+  auto it = handles_.find(fh);
+  return it == handles_.end() ? nullptr : it->second;
+}
+
+void Filesystem::RemoveHandle(std::uint64_t fh) {
+  std::lock_guard<std::mutex> g(handles_mu_);
+  handles_.erase(fh);
+}
+
+bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  InodeState& s = inodes_[ino];
+  const bool same = s.watched && s.version_seen == version;
+  s.version_seen = version;
+  s.watched = true;
+  return same;
+}
+
+void Filesystem::CheckVersionSoon(fuse_ino_t) {
+  {
+    std::lock_guard<std::mutex> g(watch_mu_);
+    poke_ = true;
+  }
+  watch_cv_.notify_all();
+}
+
+void Filesystem::WatchLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> g(watch_mu_);
+      watch_cv_.wait_for(g, kWatchInterval, [this] { return stopping_ || poke_; });
+      if (stopping_) return;
+      poke_ = false;
+    }
+    std::vector<std::pair<fuse_ino_t, std::uint64_t>> watched;
+    {
+      std::lock_guard<std::mutex> g(inodes_mu_);
+      for (const auto& [ino, s] : inodes_) {
+        if (s.watched) watched.emplace_back(ino, s.version_seen);
+      }
+    }
+    for (const auto& [ino, seen] : watched) {
+      auto node = Resolve(ino);
+      if (!node.ok() || node->kind != Node::kObject) continue;
+      auto info = node->heap->heap->Stat(node->id);
+      if (!info.ok() || info->version == seen) continue;
+      {
+        std::lock_guard<std::mutex> g(inodes_mu_);
+        auto it = inodes_.find(ino);
+        if (it == inodes_.end() || it->second.version_seen != seen) continue;  // changed meanwhile
+        it->second.version_seen = info->version;
+      }
+      int rc = fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
+      (void)rc;
+      SPDLOG_LOGGER_DEBUG(Log(), "object {} changed outside the mount (version {}): cache dropped ({})", ino,
+                          info->version, rc);
+    }
+  }
+}
+
+}  // namespace shmheap::fs

@@ -1,0 +1,138 @@
+// Filesystem: the daemon's state, reached by every handler through the
+// session's userdata (never a global): options, the heap registry, the
+// inode table (lookup counts and generations the kernel knows), open file
+// handles, and the cache watcher.
+//
+// Coherence with library clients (README "Coherence"): the watcher thread
+// polls the version of every object the kernel may cache (opened and not yet
+// forgotten) every kWatchInterval and, when a library client changed it,
+// drops the kernel's cached pages and attributes with
+// fuse_lowlevel_notify_inval_inode (from its own thread, never from a
+// handler, so it cannot deadlock on the inode being served). open() also
+// compares versions and keeps the page cache only if nothing changed.
+//
+// Thread safety: all methods may be called concurrently. Lock order:
+// handles_mu_ and inodes_mu_ are leaves (no other lock is taken under them).
+#ifndef SHMHEAP_FS_FILESYSTEM_H_
+#define SHMHEAP_FS_FILESYSTEM_H_
+
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <shmheap/heap.hpp>
+
+#include "fs/src/heap_registry.h"
+#include "fs/src/options.h"
+
+namespace shmheap::fs {
+
+class LockService;
+
+struct Node {
+  enum Kind { kRoot, kHeap, kObject } kind = kRoot;
+  fuse_ino_t ino = 0;
+  std::shared_ptr<HeapEntry> heap;  // kHeap, kObject
+  ObjectId id;                      // kObject
+};
+
+struct OpenFile {
+  Node node;
+  int flags = 0;
+  bool wrote = false;
+};
+
+class Filesystem {
+ public:
+  static constexpr double kAttrTimeout = 1.0;
+  static constexpr double kEntryTimeout = 1.0;
+  static constexpr std::chrono::milliseconds kWatchInterval{200};
+
+  explicit Filesystem(Options options);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Checks and prepares the heap directory. Before daemonizing.
+  Status Init();
+  // Attaches the heaps and starts the watcher; `se` receives invalidation
+  // notices. After daemonizing (heaps and threads do not survive fork).
+  void Start(struct fuse_session* se);
+  // Stops the watcher, flushes and detaches every heap.
+  void Shutdown();
+
+  const Options& options() const { return options_; }
+  HeapRegistry& registry() { return registry_; }
+  LockService* locks() { return locks_.get(); }
+  void set_locks(std::unique_ptr<LockService> locks);
+
+  // Resolves a node id. Errors: kStale (unknown or deleted), the heap's own
+  // error for a heap that could not be attached.
+  Result<Node> Resolve(fuse_ino_t ino);
+  // The heap behind a directory node (kNotFound/kInvalidArgument otherwise).
+  Result<std::shared_ptr<Heap>> HeapOf(const Node& dir);
+
+  Result<struct stat> StatNode(const Node& n);
+  struct stat StatObject(const Node& heap_dir, const ObjectInfo& info) const;
+  // Fills an entry for a lookup reply and counts the lookup.
+  Result<fuse_entry_param> Entry(const Node& n);
+
+  // Inode table.
+  void Remember(fuse_ino_t ino, std::uint64_t generation);
+  void Forget(fuse_ino_t ino, std::uint64_t nlookup);
+
+  // Open handles.
+  std::uint64_t AddHandle(std::shared_ptr<OpenFile> f);
+  std::shared_ptr<OpenFile> Handle(std::uint64_t fh);
+  void RemoveHandle(std::uint64_t fh);
+
+  // Cache coherence: records the version the kernel's cache now reflects;
+  // returns true if it was already that (the page cache may be kept).
+  bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
+  // Drops the kernel's cache of `ino` if its version changed (asynchronously).
+  void CheckVersionSoon(fuse_ino_t ino);
+
+ private:
+  void WatchLoop();
+
+  Options options_;
+  HeapRegistry registry_;
+  std::unique_ptr<LockService> locks_;
+  struct fuse_session* se_ = nullptr;
+
+  struct InodeState {
+    std::uint64_t generation = 0;
+    std::uint64_t nlookup = 0;
+    std::uint64_t version_seen = 0;
+    bool watched = false;  // opened: the kernel may cache its pages
+  };
+  std::mutex inodes_mu_;
+  std::unordered_map<fuse_ino_t, InodeState> inodes_;  // GUARDED_BY(inodes_mu_)
+
+  std::mutex handles_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<OpenFile>> handles_;  // GUARDED_BY(handles_mu_)
+  std::uint64_t next_fh_ = 1;                                             // GUARDED_BY(handles_mu_)
+
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool stopping_ = false;  // GUARDED_BY(watch_mu_)
+  bool poke_ = false;      // GUARDED_BY(watch_mu_)
+  std::thread watcher_;
+};
+
+// The Filesystem of a request.
+inline Filesystem* FsOf(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+}  // namespace shmheap::fs
+
+#endif  // SHMHEAP_FS_FILESYSTEM_H_

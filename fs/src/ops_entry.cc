@@ -1,0 +1,208 @@
+// Handlers for the session and for entries: init, destroy, lookup, forget,
+// getattr, setattr, statfs.
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/src/filesystem.h"
+#include "fs/src/log.h"
+#include "fs/src/node_id.h"
+#include "fs/src/ops.h"
+#include "fs/src/reply.h"
+
+namespace shmheap::fs {
+
+namespace {
+
+std::int64_t TimespecNs(const struct timespec& ts) {
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t NowNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return TimespecNs(ts);
+}
+
+// The child `name` of directory node `dir`, for lookup.
+Result<Node> Child(Filesystem* fs, const Node& dir, const std::string& name) {
+  if (name == "." || (name == ".." && dir.kind == Node::kRoot)) return dir;
+  if (name == "..") return fs->Resolve(kRootNode);  // heap directories live in the root
+  if (dir.kind == Node::kRoot) {
+    auto heap = fs->registry().ByName(name);
+    if (!heap) {
+      fs->registry().Scan();  // created by a library client since the last scan?
+      heap = fs->registry().ByName(name);
+    }
+    if (!heap) return Status::NotFound(name);
+    if (!heap->heap) return heap->error;
+    Node n;
+    n.kind = Node::kHeap;
+    n.ino = HeapNode(heap->slot);
+    n.heap = heap;
+    return n;
+  }
+  if (dir.kind == Node::kObject) return Status::InvalidArgument("not a directory");
+  auto id = dir.heap->heap->Lookup(name);
+  if (!id.ok()) return id.status();
+  Node n;
+  n.kind = Node::kObject;
+  n.ino = ObjectNode(dir.heap->slot, id->inode);
+  n.heap = dir.heap;
+  n.id = *id;
+  return n;
+}
+
+}  // namespace
+
+void OpInit(void* userdata, struct fuse_conn_info* conn) noexcept {
+  auto* fs = static_cast<Filesystem*>(userdata);
+  if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // Coherence matters more than write speed: no writeback cache, so a
+  // write(2) is in the heap when it returns.
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->max_write = 1u << 20;
+  conn->max_readahead = 1u << 20;
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  Log()->info("mounted {} (heaps in {}, protocol {}.{})", fs->options().mountpoint, fs->options().heapdir,
+              conn->proto_major, conn->proto_minor);
+}
+
+void OpDestroy(void* userdata) noexcept {
+  GuardedNoReply("destroy", [&] {
+    auto* fs = static_cast<Filesystem*>(userdata);
+    Log()->info("unmounting {}", fs->options().mountpoint);
+  });
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+  Guarded(req, "lookup", [&] {
+    Filesystem* fs = FsOf(req);
+    auto dir = fs->Resolve(parent);
+    if (!dir.ok()) return ReplyError(req, dir.status(), "lookup");
+    if (std::strlen(name) > 255) return ReplyErrno(req, ENAMETOOLONG);
+    auto child = Child(fs, *dir, name);
+    if (!child.ok()) {
+      if (child.code() == Code::kInvalidArgument && dir->kind != Node::kObject) return ReplyErrno(req, ENOENT);
+      if (child.code() == Code::kInvalidArgument) return ReplyErrno(req, ENOTDIR);
+      return ReplyError(req, child.status(), "lookup");
+    }
+    auto e = fs->Entry(*child);
+    if (!e.ok()) return ReplyError(req, e.status(), "lookup");
+    fuse_reply_entry(req, &*e);
+  });
+}
+
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) noexcept {
+  GuardedNoReply("forget", [&] { FsOf(req)->Forget(ino, nlookup); });
+  fuse_reply_none(req);
+}
+
+void OpForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data* forgets) noexcept {
+  GuardedNoReply("forget_multi", [&] {
+    for (size_t i = 0; i < count; ++i) FsOf(req)->Forget(forgets[i].ino, forgets[i].nlookup);
+  });
+  fuse_reply_none(req);
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) noexcept {
+  Guarded(req, "getattr", [&] {
+    Filesystem* fs = FsOf(req);
+    auto n = fs->Resolve(ino);
+    if (!n.ok()) return ReplyError(req, n.status(), "getattr");
+    auto st = fs->StatNode(*n);
+    if (!st.ok()) return ReplyError(req, st.status(), "getattr");
+    fuse_reply_attr(req, &*st, Filesystem::kAttrTimeout);
+  });
+}
+
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, struct fuse_file_info*) noexcept {
+  Guarded(req, "setattr", [&] {
+    Filesystem* fs = FsOf(req);
+    auto n = fs->Resolve(ino);
+    if (!n.ok()) return ReplyError(req, n.status(), "setattr");
+    if (n->kind != Node::kObject) {
+      // Directories: permissions, owner and times are those of the backing
+      // file (or of heapdir for the root).
+      if (to_set & FUSE_SET_ATTR_SIZE) return ReplyErrno(req, EISDIR);
+      const std::string path =
+          n->kind == Node::kRoot ? fs->registry().heapdir() : fs->registry().PathOf(n->heap->name);
+      unsigned mode = attr->st_mode;
+      std::uint32_t uid = attr->st_uid, gid = attr->st_gid;
+      if (n->kind == Node::kHeap) {
+        Status s = fs->registry().SetFileAttr(n->heap->name, (to_set & FUSE_SET_ATTR_MODE) ? &mode : nullptr,
+                                              (to_set & FUSE_SET_ATTR_UID) ? &uid : nullptr,
+                                              (to_set & FUSE_SET_ATTR_GID) ? &gid : nullptr);
+        if (!s.ok()) return ReplyError(req, s, "setattr");
+      } else if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+        return ReplyErrno(req, EPERM);
+      }
+      if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+        struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+        if (to_set & FUSE_SET_ATTR_ATIME) ts[0] = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? timespec{0, UTIME_NOW} : attr->st_atim;
+        if (to_set & FUSE_SET_ATTR_MTIME) ts[1] = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? timespec{0, UTIME_NOW} : attr->st_mtim;
+        if (::utimensat(AT_FDCWD, path.c_str(), ts, 0) != 0) return ReplyErrno(req, errno);
+      }
+    } else {
+      Heap& heap = *n->heap->heap;
+      if (to_set & FUSE_SET_ATTR_SIZE) {
+        Status s = heap.Truncate(n->id, static_cast<std::uint64_t>(attr->st_size));
+        if (!s.ok()) return ReplyError(req, s, "truncate");
+      }
+      Heap::AttrChange c;
+      if (to_set & FUSE_SET_ATTR_MODE) c.mode = static_cast<std::uint32_t>(attr->st_mode & 07777);
+      if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
+      if (to_set & FUSE_SET_ATTR_GID) c.gid = attr->st_gid;
+      if (to_set & FUSE_SET_ATTR_ATIME)
+        c.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NowNs() : TimespecNs(attr->st_atim);
+      if (to_set & FUSE_SET_ATTR_MTIME)
+        c.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? NowNs() : TimespecNs(attr->st_mtim);
+      if (c.mode || c.uid || c.gid || c.atime_ns || c.mtime_ns || (to_set & FUSE_SET_ATTR_CTIME)) {
+        auto info = heap.SetAttr(n->id, c);
+        if (!info.ok()) return ReplyError(req, info.status(), "setattr");
+      }
+      if (auto v = heap.Stat(n->id); v.ok()) fs->NoteVersion(ino, v->version);
+    }
+    auto st = fs->StatNode(*n);
+    if (!st.ok()) return ReplyError(req, st.status(), "setattr");
+    fuse_reply_attr(req, &*st, Filesystem::kAttrTimeout);
+  });
+}
+
+void OpStatfs(fuse_req_t req, fuse_ino_t) noexcept {
+  Guarded(req, "statfs", [&] {
+    Filesystem* fs = FsOf(req);
+    std::uint64_t max = 0, used = 0, objects = 0;
+    for (const auto& e : fs->registry().List()) {
+      if (!e->heap) continue;
+      HeapStats s = e->heap->Stats();
+      max += s.max_size;
+      used += s.file_size - s.free_bytes;
+      objects += s.objects;
+    }
+    struct statvfs disk {};
+    std::uint64_t disk_avail = ~0ull;
+    if (::statvfs(fs->registry().heapdir().c_str(), &disk) == 0) {
+      disk_avail = static_cast<std::uint64_t>(disk.f_bavail) * disk.f_frsize;
+    }
+    const std::uint64_t bsize = 4096;
+    std::uint64_t avail = std::min(max > used ? max - used : 0, disk_avail);
+    struct statvfs st {};
+    st.f_bsize = bsize;
+    st.f_frsize = bsize;
+    st.f_blocks = (used + avail) / bsize;
+    st.f_bfree = avail / bsize;
+    st.f_bavail = avail / bsize;
+    st.f_files = objects + 1'000'000;
+    st.f_ffree = 1'000'000;
+    st.f_favail = 1'000'000;
+    st.f_namemax = 255;
+    fuse_reply_statfs(req, &st);
+  });
+}
+
+}  // namespace shmheap::fs

@@ -1,0 +1,174 @@
+// Handlers for object files: create, open, read, write, flush, release,
+// fsync, fallocate. Reads are answered straight from the mapped heap (the
+// object's version is pinned while libfuse copies it to the kernel); writes
+// land in the heap before the reply, so they are visible to library
+// clients at once.
+#include <fcntl.h>
+#include <linux/falloc.h>
+
+#include <cerrno>
+
+#include "fs/src/filesystem.h"
+#include "fs/src/lock_service.h"
+#include "fs/src/log.h"
+#include "fs/src/node_id.h"
+#include "fs/src/ops.h"
+#include "fs/src/reply.h"
+
+namespace shmheap::fs {
+
+namespace {
+
+// Opens node `n` for `fi`: takes a reference (unlink-while-open keeps the
+// data), decides whether the kernel may keep its cached pages, replies.
+void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file_info* fi,
+                 const fuse_entry_param* created) {
+  Heap& heap = *n.heap->heap;
+  Status s = heap.Ref(n.id);
+  if (!s.ok()) return ReplyError(req, s, "open");
+  if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
+    Status t = heap.Truncate(n.id, 0);
+    if (!t.ok()) {
+      (void)heap.Unref(n.id);
+      return ReplyError(req, t, "open");
+    }
+  }
+  auto file = std::make_shared<OpenFile>();
+  file->node = n;
+  file->flags = fi->flags;
+  auto info = heap.Stat(n.id);
+  // Keep the kernel's page cache only if the object did not change since the
+  // kernel last saw it.
+  fi->keep_cache = info.ok() && fs->NoteVersion(n.ino, info->version);
+  fi->direct_io = 0;
+  fi->fh = fs->AddHandle(std::move(file));
+  int rc = created ? fuse_reply_create(req, created, fi) : fuse_reply_open(req, fi);
+  if (rc == -ENOENT) {  // the opener was interrupted: undo
+    fs->RemoveHandle(fi->fh);
+    (void)heap.Unref(n.id);
+  }
+}
+
+}  // namespace
+
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "create", [&] {
+    Filesystem* fs = FsOf(req);
+    auto dir = fs->Resolve(parent);
+    if (!dir.ok()) return ReplyError(req, dir.status(), "create");
+    auto heap = fs->HeapOf(*dir);
+    if (!heap.ok()) return ReplyErrno(req, dir->kind == Node::kRoot ? EPERM : ENOTDIR);
+    const struct fuse_ctx* ctx = fuse_req_ctx(req);
+    ObjectAttr a{static_cast<std::uint32_t>(mode & 07777), ctx->uid, ctx->gid};
+    if (auto st = fs->StatNode(*dir); st.ok() && (st->st_mode & S_ISGID)) a.gid = st->st_gid;
+    auto id = (*heap)->Create(name, 0, a);
+    if (!id.ok() && id.code() == Code::kAlreadyExists && !(fi->flags & O_EXCL)) id = (*heap)->Lookup(name);
+    if (!id.ok()) return ReplyError(req, id.status(), "create");
+    Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode), dir->heap, *id};
+    auto e = fs->Entry(n);
+    if (!e.ok()) return ReplyError(req, e.status(), "create");
+    ReplyOpened(req, fs, n, fi, &*e);
+  });
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "open", [&] {
+    Filesystem* fs = FsOf(req);
+    auto n = fs->Resolve(ino);
+    if (!n.ok()) return ReplyError(req, n.status(), "open");
+    if (n->kind != Node::kObject) return ReplyErrno(req, EISDIR);
+    ReplyOpened(req, fs, *n, fi, nullptr);
+  });
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "read", [&] {
+    Filesystem* fs = FsOf(req);
+    auto f = fs->Handle(fi->fh);
+    if (!f) return ReplyErrno(req, EBADF);
+    bool replied = false;
+    auto n = f->node.heap->heap->Read(f->node.id, static_cast<std::uint64_t>(off), size,
+                                      [&](std::span<const std::byte> bytes) {
+                                        fuse_reply_buf(req, reinterpret_cast<const char*>(bytes.data()),
+                                                       bytes.size());
+                                        replied = true;
+                                      });
+    if (!n.ok() && !replied) ReplyError(req, n.status(), "read");
+  });
+}
+
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             struct fuse_file_info* fi) noexcept {
+  Guarded(req, "write", [&] {
+    Filesystem* fs = FsOf(req);
+    auto f = fs->Handle(fi->fh);
+    if (!f) return ReplyErrno(req, EBADF);
+    if (off < 0) return ReplyErrno(req, EINVAL);
+    Heap& heap = *f->node.heap->heap;
+    auto r = heap.Write(f->node.id, static_cast<std::uint64_t>(off),
+                        std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf), size));
+    if (!r.ok()) return ReplyError(req, r.status(), "write");
+    f->wrote = true;
+    // The kernel's cache already holds what it wrote: not a foreign change.
+    if (auto info = heap.Stat(f->node.id); info.ok()) fs->NoteVersion(ino, info->version);
+    fuse_reply_write(req, size);
+  });
+}
+
+void OpFlush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "flush", [&] {
+    Filesystem* fs = FsOf(req);
+    // close() of any descriptor drops that process's POSIX locks on the file.
+    if (LockService* locks = fs->locks()) locks->OnFlush(ino, fi->lock_owner);
+    ReplyErrno(req, 0);
+  });
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "release", [&] {
+    Filesystem* fs = FsOf(req);
+    auto f = fs->Handle(fi->fh);
+    if (!f) return ReplyErrno(req, 0);
+    if (LockService* locks = fs->locks()) locks->OnRelease(ino, fi->fh, fi->lock_owner, fi->flock_release);
+    Heap& heap = *f->node.heap->heap;
+    if (f->wrote) (void)heap.Trim(f->node.id);  // give back the slack of amortised appends
+    Status s = heap.Unref(f->node.id);
+    fs->RemoveHandle(fi->fh);
+    if (!s.ok() && !s.Is(Code::kStale)) Log()->error("release of {}: {}", ino, s.ToString());
+    ReplyErrno(req, 0);
+  });
+}
+
+void OpFsync(fuse_req_t req, fuse_ino_t, int, struct fuse_file_info* fi) noexcept {
+  Guarded(req, "fsync", [&] {
+    Filesystem* fs = FsOf(req);
+    auto f = fs->Handle(fi->fh);
+    if (!f) return ReplyErrno(req, EBADF);
+    Status s = f->node.heap->heap->Flush();
+    if (!s.ok()) return ReplyError(req, s, "fsync");
+    ReplyErrno(req, 0);
+  });
+}
+
+void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 struct fuse_file_info* fi) noexcept {
+  Guarded(req, "fallocate", [&] {
+    Filesystem* fs = FsOf(req);
+    auto f = fs->Handle(fi->fh);
+    if (!f) return ReplyErrno(req, EBADF);
+    if (mode & ~FALLOC_FL_KEEP_SIZE) return ReplyErrno(req, EOPNOTSUPP);
+    if (offset < 0 || length <= 0) return ReplyErrno(req, EINVAL);
+    Heap& heap = *f->node.heap->heap;
+    auto info = heap.Stat(f->node.id);
+    if (!info.ok()) return ReplyError(req, info.status(), "fallocate");
+    const auto end = static_cast<std::uint64_t>(offset) + static_cast<std::uint64_t>(length);
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > info->size) {
+      Status s = heap.Truncate(f->node.id, end);
+      if (!s.ok()) return ReplyError(req, s, "fallocate");
+      if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteVersion(ino, v->version);
+    }
+    ReplyErrno(req, 0);
+  });
+}
+
+}  // namespace shmheap::fs

@@ -1,0 +1,280 @@
+// HeapImpl: the by-id operations a file system needs: create, pinned reads,
+// amortised writes, truncate, attributes, open references, locks by id, and
+// stable listing in record order.
+#include <time.h>
+
+#include <cstring>
+
+#include "heap/src/heap_impl.h"
+#include "heap/src/log.h"
+
+namespace shmheap {
+
+using format::ObjectRecord;
+
+namespace {
+
+std::int64_t NowNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Pins use their own owner tokens so they never merge with a lock hold of
+// the same thread.
+OwnerToken PinToken() {
+  thread_local const OwnerToken token = NewOwnerToken() | (1ull << 63);
+  return token;
+}
+
+}  // namespace
+
+Result<std::uint64_t> HeapImpl::Resolve(ObjectId id) const {
+  const ObjectRecord* r = id.inode ? records_->Get(id.inode - 1) : nullptr;
+  if (!r || r->generation != id.generation ||
+      (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+    return Status::Stale("object " + std::to_string(id.inode) + " no longer exists");
+  }
+  return id.inode - 1;
+}
+
+Result<ObjectId> HeapImpl::IdOf(std::uint64_t inode) {
+  const ObjectRecord* r = inode ? records_->Get(inode - 1) : nullptr;
+  if (!r || (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+    return Status::Stale("no object with inode " + std::to_string(inode));
+  }
+  return ObjectId{inode, r->generation};
+}
+
+Result<ObjectId> HeapImpl::Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) {
+  auto span = Allocate(name, size, attr);
+  if (!span.ok()) return span.status();
+  return Lookup(name);
+}
+
+Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize) {
+  ObjectRecord* r = Record(index);
+  const std::uint64_t old_size = r->size;
+  if (size > r->capacity) {
+    std::uint64_t want = size;
+    if (amortize) want = std::max<std::uint64_t>(size, r->capacity + r->capacity / 2);
+    if (arena_->Extend(r->data_off, want).ok() || (want > size && arena_->Extend(r->data_off, size).ok())) {
+      log_->Set(r->capacity, arena_->Capacity(r->data_off));
+    } else {
+      auto data = arena_->Allocate(want, index + 1);
+      if (!data.ok() && want > size) data = arena_->Allocate(size, index + 1);
+      if (!data.ok()) return data.status();
+      std::memcpy(space_->Bytes(*data, old_size), space_->Bytes(r->data_off, old_size), old_size);
+      SHMHEAP_RETURN_IF_ERROR(SwapData(index, *data, old_size));
+    }
+  }
+  // Bytes past the old size may hold stale data from before a shrink.
+  if (size > old_size) std::memset(space_->Bytes(r->data_off + old_size, size - old_size), 0, size - old_size);
+  log_->Set(r->size, size);
+  AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
+  return Status::Ok();
+}
+
+Result<std::size_t> HeapImpl::Read(ObjectId id, std::uint64_t off, std::size_t len,
+                                   const std::function<void(std::span<const std::byte>)>& fn) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  auto pin = locks_->Pin(*index, id.generation, PinToken());
+  if (!pin.ok()) return pin.status();
+  std::size_t n = 0;
+  if (off < pin->size) {
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(len, pin->size - off));
+    const std::byte* p = space_->Bytes(pin->data_off + off, n);
+    if (!p) n = 0;
+    fn(std::span<const std::byte>(p, n));
+  } else {
+    fn(std::span<const std::byte>());
+  }
+  auto rel = locks_->Unpin(*index, PinToken());
+  if (rel.ok() && rel->released) (void)AfterRelease(*index, *rel);
+  return n;
+}
+
+Result<std::uint64_t> HeapImpl::Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  const std::uint64_t end = off + bytes.size();
+  if (end < off || end > space_->sb()->max_size) return Status::NoSpace("write beyond the heap's maximum size");
+  ObjectRecord* r = Record(*index);
+  {  // Fast path: overwrite inside the current size, under a pin only.
+    auto pin = locks_->Pin(*index, id.generation, PinToken());
+    if (!pin.ok()) return pin.status();
+    bool done = false;
+    std::uint64_t size = AtomicField(r->size).load(std::memory_order_acquire);
+    if (end <= size && end <= pin->size && pin->data_off == AtomicField(r->data_off).load()) {
+      if (std::byte* p = space_->Bytes(pin->data_off + off, bytes.size())) {
+        if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+        AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
+        AtomicField(r->mtime_ns).store(NowNs(), std::memory_order_relaxed);
+        done = true;
+      }
+    }
+    auto rel = locks_->Unpin(*index, PinToken());
+    if (rel.ok() && rel->released) (void)AfterRelease(*index, *rel);
+    if (done) return size;
+  }
+  Op op(this);
+  index = Resolve(id);
+  if (!index.ok()) return index.status();
+  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true));
+  std::byte* p = space_->Bytes(r->data_off + off, bytes.size());
+  if (!p) return Status::Corruption("object data out of bounds");
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
+  log_->Set(r->mtime_ns, NowNs());
+  const std::uint64_t size = r->size;
+  op.Commit();
+  return size;
+}
+
+Status HeapImpl::Truncate(ObjectId id, std::uint64_t size) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  if (size > space_->sb()->max_size) return Status::NoSpace("size beyond the heap's maximum size");
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  if (size != r->size) {
+    SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, size, false));
+    // Give back most of a large chunk that shrank a lot.
+    if (r->capacity > 2 * size && r->capacity - size >= (64u << 10)) {
+      SHMHEAP_RETURN_IF_ERROR(arena_->Shrink(r->data_off, size));
+      log_->Set(r->capacity, arena_->Capacity(r->data_off));
+    }
+  }
+  const std::int64_t now = NowNs();
+  log_->Set(r->mtime_ns, now);
+  log_->Set(r->ctime_ns, now);
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::Trim(ObjectId id) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  if (r->capacity - r->size >= format::kBlockSize) {
+    SHMHEAP_RETURN_IF_ERROR(arena_->Shrink(r->data_off, r->size));
+    log_->Set(r->capacity, arena_->Capacity(r->data_off));
+  }
+  op.Commit();
+  return Status::Ok();
+}
+
+Result<ObjectInfo> HeapImpl::SetAttr(ObjectId id, const AttrChange& c) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  if (c.mode) log_->Set(r->mode, *c.mode);
+  if (c.uid) log_->Set(r->uid, *c.uid);
+  if (c.gid) log_->Set(r->gid, *c.gid);
+  if (c.atime_ns) log_->Set(r->atime_ns, *c.atime_ns);
+  if (c.mtime_ns) log_->Set(r->mtime_ns, *c.mtime_ns);
+  log_->Set(r->ctime_ns, NowNs());
+  ObjectInfo info = InfoOf(*index, *r);
+  op.Commit();
+  return info;
+}
+
+Status HeapImpl::SetType(ObjectId id, std::string_view type) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  SHMHEAP_RETURN_IF_ERROR(SetTypeIndex(*index, type));
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::Ref(ObjectId id) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  if (holds_->NeedsReserve(2)) SHMHEAP_RETURN_IF_ERROR(holds_->Reserve(arena_.get(), log_.get(), 64));
+  ObjectRecord* r = Record(*index);
+  {
+    std::lock_guard<std::mutex> g(holds_->mu());
+    format::HoldEntry* e = holds_->FindOrInsert({*index + 1, format::kRefOwner}, log_.get());
+    if (!e) return Status::NoSpace("hold table full");
+    log_->Set(e->mode, static_cast<std::uint32_t>(format::kHoldRef));
+    log_->Set(e->count, e->count + 1);
+  }
+  log_->Set(r->refs, r->refs + 1);
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::Unref(ObjectId id) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  Op op(this);
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  ObjectRecord* r = Record(*index);
+  {
+    std::lock_guard<std::mutex> g(holds_->mu());
+    format::HoldEntry* e = holds_->Find({*index + 1, format::kRefOwner});
+    if (!e || e->count == 0) return Status::InvalidArgument("object is not referenced by this client");
+    log_->Set(e->count, e->count - 1);
+    if (e->count == 0) holds_->Remove(e, log_.get());
+  }
+  if (r->refs) log_->Set(r->refs, r->refs - 1);
+  SHMHEAP_RETURN_IF_ERROR(MaybeFreeOrphan(*index));
+  op.Commit();
+  return Status::Ok();
+}
+
+Status HeapImpl::LockId(ObjectId id, LockMode mode, OwnerToken owner, std::int64_t timeout_ns,
+                        const std::atomic<bool>* cancel) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  const std::int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns == 0 ? 0 : MonotonicNs() + timeout_ns;
+  auto g = locks_->Lock(*index, id.generation, owner, static_cast<format::HoldMode>(mode), deadline, cancel);
+  return g.ok() ? Status::Ok() : g.status();
+}
+
+Status HeapImpl::Downgrade(ObjectId id, OwnerToken owner) {
+  SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  return locks_->Downgrade(*index, owner);
+}
+
+std::vector<ObjectInfo> HeapImpl::ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) {
+  std::vector<ObjectInfo> out;
+  auto walk = [&] {
+    const std::uint64_t high = records_->high();
+    std::uint64_t i = cursor;
+    for (; i < high && out.size() < max; ++i) {
+      const ObjectRecord* r = Record(i);
+      if (r && r->state == format::kRecordLive) out.push_back(InfoOf(i, *r));
+    }
+    *next = i < high ? i : 0;
+  };
+  if (read_only_) {
+    walk();
+  } else {
+    Op op(this);
+    walk();
+    op.Commit();
+  }
+  return out;
+}
+
+std::uint64_t HeapImpl::ObjectCount() {
+  return AtomicField(space_->sb()->index_live).load(std::memory_order_relaxed);
+}
+
+}  // namespace shmheap
