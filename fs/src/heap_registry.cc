@@ -249,12 +249,20 @@ Result<struct stat> HeapRegistry::StatDir() const {
 
 Status HeapRegistry::SetFileAttr(const std::string& name, const unsigned* mode, const std::uint32_t* uid,
                                  const std::uint32_t* gid) {
-  const std::string path = PathOf(name);
-  if (mode && ::chmod(path.c_str(), *mode & 07777) != 0) return Status::FromErrno("chmod " + path, errno);
+  return SetPathAttr(PathOf(name), mode, uid, gid);
+}
+
+Status SetPathAttr(const std::string& path, const unsigned* mode, const std::uint32_t* uid, const std::uint32_t* gid) {
+  struct stat before {};
+  if (::stat(path.c_str(), &before) != 0) return Status::FromErrno("stat " + path, errno);
   if ((uid || gid) && ::chown(path.c_str(), uid ? *uid : static_cast<uid_t>(-1),
                                gid ? *gid : static_cast<gid_t>(-1)) != 0) {
     return Status::FromErrno("chown " + path, errno);
   }
+  // The backing file is a regular file, whose setgid bit chown clears; a
+  // directory keeps it, so put it back unless the mode is being set anyway.
+  const unsigned want = mode ? (*mode & 07777) : (before.st_mode & 07777);
+  if ((mode || (uid || gid)) && ::chmod(path.c_str(), want) != 0) return Status::FromErrno("chmod " + path, errno);
   return Status::Ok();
 }
 

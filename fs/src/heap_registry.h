@@ -93,6 +93,10 @@ class HeapRegistry {
   std::uint32_t next_slot_ = 1;
 };
 
+// chown then chmod of `path` (null: unchanged), keeping special mode bits
+// across the chown as a directory would.
+Status SetPathAttr(const std::string& path, const unsigned* mode, const std::uint32_t* uid, const std::uint32_t* gid);
+
 // True if `name` can be a heap (directory) name: 1..250 bytes, no '/', not
 // starting with '.'.
 bool ValidHeapName(const std::string& name);

@@ -133,13 +133,11 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
           n->kind == Node::kRoot ? fs->registry().heapdir() : fs->registry().PathOf(n->heap->name);
       unsigned mode = attr->st_mode;
       std::uint32_t uid = attr->st_uid, gid = attr->st_gid;
-      if (n->kind == Node::kHeap) {
-        Status s = fs->registry().SetFileAttr(n->heap->name, (to_set & FUSE_SET_ATTR_MODE) ? &mode : nullptr,
-                                              (to_set & FUSE_SET_ATTR_UID) ? &uid : nullptr,
-                                              (to_set & FUSE_SET_ATTR_GID) ? &gid : nullptr);
+      if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+        Status s = SetPathAttr(path, (to_set & FUSE_SET_ATTR_MODE) ? &mode : nullptr,
+                               (to_set & FUSE_SET_ATTR_UID) ? &uid : nullptr,
+                               (to_set & FUSE_SET_ATTR_GID) ? &gid : nullptr);
         if (!s.ok()) return ReplyError(req, s, "setattr");
-      } else if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-        return ReplyErrno(req, EPERM);
       }
       if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
         struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};

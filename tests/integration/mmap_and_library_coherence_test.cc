@@ -1,0 +1,177 @@
+// mmap of object files works from C and Python (mmap, numpy.memmap), and
+// the coherence rules of the README hold in both directions between file
+// users and processes attached through the library:
+//  - write(2) through the mount is in the heap when write returns;
+//  - stores through a mapping reach the heap on msync/fsync/close;
+//  - library writes (under a WRITE lock) are seen by the next open, and by
+//    an existing mapping or cache within a short bounded delay.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <shmheap/heap.hpp>
+
+#include "tests/support/mount_fixture.h"
+
+namespace shmheap::testing {
+namespace {
+
+class Coherence : public MountFixture {
+ protected:
+  void SetUp() override {
+    MountFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_EQ(Sh("mkdir " + Mnt("h")).status, 0);
+  }
+  std::unique_ptr<Heap> Attach() {
+    Options o;
+    o.mode = OpenMode::kOpen;
+    auto h = Heap::Open(HeapFile("h"), o);
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    return h.ok() ? std::move(*h) : nullptr;
+  }
+  static std::string Bytes(std::span<std::byte> s) { return std::string(reinterpret_cast<char*>(s.data()), s.size()); }
+  // Polls fn until true or 3 s (the watcher's bound is well under that).
+  template <typename F>
+  static bool Eventually(F fn) {
+    for (int i = 0; i < 300; ++i) {
+      if (fn()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+TEST_F(Coherence, WriteIsInTheHeapWhenItReturns) {
+  auto heap = Attach();
+  int fd = ::open(Mnt("h/o").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "written", 7, 0), 7);
+  auto f = heap->Find("o");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Bytes(*f), "written");
+  ::close(fd);
+}
+
+TEST_F(Coherence, TwoProcessesMappingOneFileSeeEachOthersStores) {
+  ASSERT_EQ(Sh("truncate -s 4096 " + Mnt("h/shared")).status, 0);
+  int fd = ::open(Mnt("h/shared").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  auto* p = static_cast<volatile char*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  pid_t child = Fork([&] {
+    int cfd = ::open(Mnt("h/shared").c_str(), O_RDWR);
+    auto* q = static_cast<volatile char*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0));
+    if (q == MAP_FAILED) return 2;
+    q[100] = 'C';
+    for (int i = 0; i < 2000 && q[200] != 'P'; ++i) ::usleep(1000);
+    return q[200] == 'P' ? 0 : 1;
+  });
+  for (int i = 0; i < 2000 && p[100] != 'C'; ++i) ::usleep(1000);
+  EXPECT_EQ(p[100], 'C');
+  p[200] = 'P';
+  EXPECT_EQ(Wait(child), 0);
+  ::munmap(const_cast<char*>(p), 4096);
+  ::close(fd);
+}
+
+TEST_F(Coherence, MappedStoresReachTheHeapOnMsync) {
+  auto heap = Attach();
+  ASSERT_EQ(Sh("truncate -s 8192 " + Mnt("h/m")).status, 0);
+  int fd = ::open(Mnt("h/m").c_str(), O_RDWR);
+  auto* p = static_cast<char*>(::mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  std::memcpy(p + 5000, "via mmap", 8);
+  ASSERT_EQ(::msync(p, 8192, MS_SYNC), 0);
+  EXPECT_EQ(Bytes(heap->Find("m")->subspan(5000, 8)), "via mmap");
+  std::memcpy(p + 6000, "via fsync", 9);
+  ASSERT_EQ(::fsync(fd), 0);
+  EXPECT_EQ(Bytes(heap->Find("m")->subspan(6000, 9)), "via fsync");
+  std::memcpy(p + 7000, "via close", 9);
+  ::munmap(p, 8192);
+  ::close(fd);
+  EXPECT_EQ(Bytes(heap->Find("m")->subspan(7000, 9)), "via close");
+}
+
+TEST_F(Coherence, PythonMmapAndNumpyMemmapWork) {
+  auto heap = Attach();
+  ASSERT_EQ(Sh("truncate -s 800 " + Mnt("h/arr")).status, 0);
+  auto py = Sh("/usr/bin/python3 - <<'PYEOF'\n"
+               "import mmap, numpy as np\n"
+               "with open('" + Mnt("h/arr") + "', 'r+b') as f:\n"
+               "    m = mmap.mmap(f.fileno(), 0)\n"
+               "    m[0:5] = b'hello'\n"
+               "    m.flush()\n"
+               "    m.close()\n"
+               "a = np.memmap('" + Mnt("h/arr") + "', dtype=np.float64, mode='r+', offset=8, shape=(99,))\n"
+               "a[:] = np.arange(99) * 0.5\n"
+               "a.flush()\n"
+               "b = np.memmap('" + Mnt("h/arr") + "', dtype=np.float64, mode='r', offset=8, shape=(99,))\n"
+               "print(float(b.sum()))\n"
+               "PYEOF");
+  ASSERT_EQ(py.status, 0) << py.output;
+  EXPECT_EQ(py.output, "2425.5\n");
+  auto f = heap->Find("arr");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Bytes(f->subspan(0, 5)), "hello");
+  double v;
+  std::memcpy(&v, f->data() + 8 + 98 * 8, 8);
+  EXPECT_EQ(v, 49.0);
+}
+
+TEST_F(Coherence, LibraryWritesAreSeenByTheNextOpen) {
+  ASSERT_EQ(Sh("printf aaaa > " + Mnt("h/lib")).status, 0);
+  EXPECT_EQ(Sh("cat " + Mnt("h/lib")).output, "aaaa");  // now in the kernel's page cache
+  auto heap = Attach();
+  {
+    auto g = heap->Lock("lib", LockMode::kWrite);
+    ASSERT_TRUE(g.ok());
+    std::memcpy(g->data().data(), "bbbb", 4);
+  }
+  EXPECT_EQ(Sh("cat " + Mnt("h/lib")).output, "bbbb");
+}
+
+TEST_F(Coherence, LibraryReplaceIsSeenBySizeAndContent) {
+  ASSERT_EQ(Sh("printf short > " + Mnt("h/r")).status, 0);
+  EXPECT_EQ(Sh("cat " + Mnt("h/r")).output, "short");
+  auto heap = Attach();
+  const std::string longer = "a much longer replacement";
+  ASSERT_TRUE(heap->Replace("r", std::span<const std::byte>(reinterpret_cast<const std::byte*>(longer.data()),
+                                                            longer.size())).ok());
+  EXPECT_TRUE(Eventually([&] { return Sh("cat " + Mnt("h/r")).output == longer; }));
+}
+
+TEST_F(Coherence, ExistingMappingSeesLibraryWritesWithinABoundedDelay) {
+  ASSERT_EQ(Sh("truncate -s 4096 " + Mnt("h/live")).status, 0);
+  int fd = ::open(Mnt("h/live").c_str(), O_RDONLY);
+  auto* p = static_cast<volatile char*>(::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_EQ(p[10], 0);
+  auto heap = Attach();
+  {
+    auto g = heap->Lock("live", LockMode::kWrite);
+    ASSERT_TRUE(g.ok());
+    g->data()[10] = std::byte{'L'};
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Eventually([&] { return p[10] == 'L'; })) << "the watcher must invalidate the mapping";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  ::munmap(const_cast<char*>(p), 4096);
+  ::close(fd);
+}
+
+TEST_F(Coherence, ObjectsAllocatedByTheLibraryAppearAsFiles) {
+  auto heap = Attach();
+  auto a = heap->Allocate("from_lib", 6);
+  ASSERT_TRUE(a.ok());
+  std::memcpy(a->data(), "libobj", 6);
+  EXPECT_EQ(Sh("cat " + Mnt("h/from_lib")).output, "libobj");
+  EXPECT_NE(Sh("ls " + Mnt("h")).output.find("from_lib"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shmheap::testing
