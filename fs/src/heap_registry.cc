@@ -28,6 +28,18 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+std::shared_ptr<FileDescriptor> OpenData(const std::string& path) {
+  return std::make_shared<FileDescriptor>(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+}
+
+}  // namespace
+
 bool ValidHeapName(const std::string& name) {
   return !name.empty() && name.size() <= 250 && name[0] != '.' && name.find('/') == std::string::npos;
 }
@@ -110,6 +122,7 @@ std::shared_ptr<HeapEntry> HeapRegistry::AttachLocked(const std::string& name) {
   if (h.ok()) {
     e->heap = std::shared_ptr<Heap>(std::move(*h));
     e->slot = SlotForLocked(e->heap->uuid(), name);
+    e->data_fd = OpenData(PathOf(name));
   } else {
     e->error = h.status();
     e->slot = SlotForLocked("unattachable:" + name, name);
@@ -186,6 +199,7 @@ Result<std::shared_ptr<HeapEntry>> HeapRegistry::Create(const std::string& name,
   e->name = name;
   e->heap = std::shared_ptr<Heap>(std::move(*h));
   e->slot = SlotForLocked(e->heap->uuid(), name);
+  e->data_fd = OpenData(path);
   by_name_[name] = e;
   by_slot_[e->slot] = e;
   Log()->info("created heap {}", path);

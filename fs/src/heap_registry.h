@@ -30,11 +30,27 @@
 
 namespace shmheap::fs {
 
+// An open descriptor, closed on destruction.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 struct HeapEntry {
   std::string name;  // directory name (file name without ".heap")
   std::uint32_t slot = 0;
   std::shared_ptr<Heap> heap;  // null when it failed to attach
   Status error;                // why it failed
+  // The daemon's own descriptor of the backing file, for moving object data
+  // with pwrite(2) straight into the page cache the mappings share.
+  std::shared_ptr<FileDescriptor> data_fd;
 };
 
 class HeapRegistry {

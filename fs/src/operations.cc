@@ -28,7 +28,7 @@ struct fuse_lowlevel_ops MakeOperations() {
   ops.create = OpCreate;
   ops.open = OpOpen;
   ops.read = OpRead;
-  ops.write = OpWrite;
+  ops.write_buf = OpWriteBuf;
   ops.flush = OpFlush;
   ops.release = OpRelease;
   ops.fsync = OpFsync;

@@ -35,8 +35,8 @@ void OpFsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_i
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, struct fuse_file_info* fi) noexcept;
 void OpOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept;
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info* fi) noexcept;
-void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-             struct fuse_file_info* fi) noexcept;
+void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t off,
+                struct fuse_file_info* fi) noexcept;
 void OpFlush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept;
 void OpRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept;
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info* fi) noexcept;

@@ -64,6 +64,11 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) noexcept {
   // Coherence matters more than write speed: no writeback cache, so a
   // write(2) is in the heap when it returns.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // We clear set-user/group-id bits on write ourselves, which spares a
+  // GETXATTR(security.capability) round trip before every write.
+  if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+  // Write payloads stay in a pipe and are spliced into the backing file.
+  if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
   conn->max_write = 1u << 20;
   conn->max_readahead = 1u << 20;
   conn->max_background = 64;

@@ -5,6 +5,7 @@
 // clients at once.
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -97,16 +98,30 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file
   });
 }
 
-void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-             struct fuse_file_info* fi) noexcept {
+void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t off,
+                struct fuse_file_info* fi) noexcept {
   Guarded(req, "write", [&] {
     Filesystem* fs = FsOf(req);
     auto f = fs->Handle(fi->fh);
     if (!f) return ReplyErrno(req, EBADF);
     if (off < 0) return ReplyErrno(req, EINVAL);
     Heap& heap = *f->node.heap->heap;
-    auto r = heap.Write(f->node.id, static_cast<std::uint64_t>(off),
-                        std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf), size));
+    const size_t size = fuse_buf_size(bufv);
+    const int fd = f->node.heap->data_fd ? f->node.heap->data_fd->get() : -1;
+    if (fd < 0) return ReplyError(req, Status::IOError("no data descriptor for the heap", EIO), "write");
+    // The payload goes from the request (a pipe, with splice) straight into
+    // the backing file's page cache, which every mapping of the heap shares:
+    // no copy through the daemon's memory and no page faults.
+    auto r = heap.WriteVia(f->node.id, static_cast<std::uint64_t>(off), size, [&](std::uint64_t file_off) {
+      struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+      dst.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+      dst.buf[0].fd = fd;
+      dst.buf[0].pos = static_cast<off_t>(file_off);
+      ssize_t n = fuse_buf_copy(&dst, bufv, static_cast<enum fuse_buf_copy_flags>(0));
+      if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
+      if (static_cast<size_t>(n) != size) return Status::IOError("short write to backing file", EIO);
+      return Status::Ok();
+    });
     if (!r.ok()) return ReplyError(req, r.status(), "write");
     f->wrote = true;
     // The kernel's cache already holds what it wrote: not a foreign change.

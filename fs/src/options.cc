@@ -194,7 +194,7 @@ Result<Options> ParseOptions(int argc, char** argv) {
   }
   o.foreground = c.foreground;
   o.debug = c.debug;
-  if (o.debug) o.log_level = std::min(o.log_level, spdlog::level::debug);
+  if (o.debug) o.log_level = spdlog::level::trace;  // -d: every request, as libfuse traces it
   o.single_thread = c.single;
   for (int i = 0; i < args.argc; ++i) o.fuse_args.emplace_back(args.argv[i]);
   for (const auto& opt : extra_opts) {

@@ -300,10 +300,13 @@ Status Arena::Grow(std::uint32_t min_blocks) {
   const std::uint64_t old_blocks = FileBlocks();
   const std::uint64_t max_blocks = std::min(sb->max_size, space_->window()) >> kBlockShift;
   std::uint64_t want = std::max<std::uint64_t>({min_blocks, old_blocks / 8, kMinGrowBlocks});
-  std::uint64_t table_blocks = 0;
   std::uint64_t entries = sb->pageinfo_count;
+  // A page table that ends the heap moves to the new end, so that the new
+  // space joins whatever precedes the table (typically a growing object).
+  const bool table_at_end = (sb->pageinfo_off >> kBlockShift) + TableBlocks(entries) == old_blocks;
+  std::uint64_t table_blocks = table_at_end ? TableBlocks(entries) : 0;
   std::uint64_t new_blocks = old_blocks + want;
-  // A larger page table, if needed, takes the first new blocks.
+  // A larger page table, if needed, takes the last new blocks.
   while (new_blocks + table_blocks > entries) {
     entries = std::max(entries * 2, new_blocks + table_blocks);
     table_blocks = TableBlocks(entries);
@@ -333,25 +336,32 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
   std::uint64_t entries = old_entries;
   while (entries < new_blocks) entries *= 2;
   const auto tblocks = static_cast<std::uint32_t>(TableBlocks(entries));
+  // (Also used to move a same-size table that ended the heap to the new end.)
+  // The new table goes at the END of the new space, so the free space lies
+  // right after the heap's last chunk: a growing object at the end of the
+  // heap extends in place instead of being copied.
+  const std::uint32_t table_head = new_blocks - tblocks;
   PageInfo* old_table = Table();
-  auto* t = space_->At<PageInfo>(std::uint64_t{old_blocks} << kBlockShift, entries);
+  auto* t = space_->At<PageInfo>(std::uint64_t{table_head} << kBlockShift, entries);
   if (!old_table || !t || old_blocks + tblocks > new_blocks) return Corrupt("cannot place a grown page table");
   const std::uint32_t old_head = static_cast<std::uint32_t>(sb->pageinfo_off >> kBlockShift);
   const std::uint32_t old_tblocks = static_cast<std::uint32_t>(TableBlocks(old_entries));
   // Build the new table while nothing references it (unlogged), then publish.
   std::memcpy(t, old_table, old_entries * sizeof(PageInfo));
   std::memset(t + old_entries, 0, (entries - old_entries) * sizeof(PageInfo));
-  t[old_blocks] = PageInfo{format::kPageLargeHead, 0, 0, tblocks, 0, 0};
-  if (tblocks >= 2) t[old_blocks + tblocks - 1] = PageInfo{format::kPageLargeBody, 0, 0, old_blocks, 0, 0};
-  std::uint32_t rest = new_blocks - old_blocks - tblocks;
+  t[table_head] = PageInfo{format::kPageLargeHead, 0, 0, tblocks, 0, 0};
+  if (tblocks >= 2) t[new_blocks - 1] = PageInfo{format::kPageLargeBody, 0, 0, table_head, 0, 0};
+  const std::uint32_t rest = table_head - old_blocks;
   if (rest) {
-    t[old_blocks + tblocks] = PageInfo{format::kPageFreeHead, 0, 0, rest, 0, 0};
-    if (rest >= 2) t[new_blocks - 1] = PageInfo{format::kPageFreeTail, 0, 0, rest, 0, 0};
+    // Marked as allocated for now; FreeRun below frees it (coalescing with
+    // a free run before it) once the table is published.
+    t[old_blocks] = PageInfo{format::kPageLargeHead, 0, 0, rest, 0, 0};
+    if (rest >= 2) t[table_head - 1] = PageInfo{format::kPageLargeBody, 0, 0, old_blocks, 0, 0};
   }
   log_->Set(sb->pageinfo_count, entries);
-  log_->Set(sb->pageinfo_off, std::uint64_t{old_blocks} << kBlockShift);
+  log_->Set(sb->pageinfo_off, std::uint64_t{table_head} << kBlockShift);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + tblocks - old_tblocks);
-  if (rest) BinInsert(old_blocks + tblocks, rest);
+  if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest));
   return FreeRun(old_head, old_tblocks);
 }
 
@@ -369,15 +379,22 @@ Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
   if (want <= have) return Status::Ok();
   if (want > 0xFFFFFFFFull) return Status::NoSpace("allocation too large");
   const auto need = static_cast<std::uint32_t>(want - have);
-  if (std::uint64_t{b} + have == FileBlocks()) {
-    // The chunk ends the heap: grow the file; the new space becomes a free
-    // run right after it (unless a grown page table lands there).
-    SHMHEAP_RETURN_IF_ERROR(Grow(need));
-    info = Info(b);
-  }
   const std::uint32_t next = b + have;
-  PageInfo* q = next < FileBlocks() ? Info(next) : nullptr;
-  if (!q || q->kind != format::kPageFreeHead || q->count < need) return Status::NoSpace("no free run after chunk");
+  PageInfo* q = nullptr;
+  for (int attempt = 0;; ++attempt) {
+    q = next < FileBlocks() ? Info(next) : nullptr;
+    const std::uint32_t avail = (q && q->kind == format::kPageFreeHead) ? q->count : 0;
+    if (avail >= need) break;
+    // Growth makes room here only if nothing but free space (and the page
+    // table, which Grow moves) lies between this chunk and the end.
+    auto* sb = space_->sb();
+    const std::uint64_t end = std::uint64_t{next} + avail;
+    const std::uint64_t table = sb->pageinfo_off >> kBlockShift;
+    const bool at_end = end == FileBlocks() ||
+                        (end == table && table + TableBlocks(sb->pageinfo_count) == FileBlocks());
+    if (attempt > 0 || !at_end) return Status::NoSpace("no room to grow in place");
+    SHMHEAP_RETURN_IF_ERROR(Grow(need - avail));
+  }
   const std::uint32_t free_count = q->count;
   BinRemove(next);
   if (free_count > need) {

@@ -52,12 +52,15 @@ Result<ObjectId> HeapImpl::Create(std::string_view name, std::uint64_t size, con
   return Lookup(name);
 }
 
-Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize) {
+Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end) {
   ObjectRecord* r = Record(index);
   const std::uint64_t old_size = r->size;
   if (size > r->capacity) {
     std::uint64_t want = size;
-    if (amortize) want = std::max<std::uint64_t>(size, r->capacity + r->capacity / 2);
+    // Appends usually extend in place, so a small margin is enough to spare
+    // most of the heap-mutex round trips without reserving (and, on tmpfs,
+    // zeroing) much more than the object needs.
+    if (amortize) want = std::max<std::uint64_t>(size, r->capacity + r->capacity / 8);
     if (arena_->Extend(r->data_off, want).ok() || (want > size && arena_->Extend(r->data_off, size).ok())) {
       log_->Set(r->capacity, arena_->Capacity(r->data_off));
     } else {
@@ -69,7 +72,8 @@ Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amor
     }
   }
   // Bytes past the old size may hold stale data from before a shrink.
-  if (size > old_size) std::memset(space_->Bytes(r->data_off + old_size, size - old_size), 0, size - old_size);
+  const std::uint64_t zero_to = std::min(size, zero_end);
+  if (zero_to > old_size) std::memset(space_->Bytes(r->data_off + old_size, zero_to - old_size), 0, zero_to - old_size);
   log_->Set(r->size, size);
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
@@ -97,36 +101,48 @@ Result<std::size_t> HeapImpl::Read(ObjectId id, std::uint64_t off, std::size_t l
 }
 
 Result<std::uint64_t> HeapImpl::Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) {
+  return WriteVia(id, off, bytes.size(), [&](std::uint64_t file_off) {
+    std::byte* p = space_->Bytes(file_off, bytes.size());
+    if (!p) return Status::Corruption("object data out of bounds");
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    return Status::Ok();
+  });
+}
+
+Result<std::uint64_t> HeapImpl::WriteVia(ObjectId id, std::uint64_t off, std::uint64_t len,
+                                         const std::function<Status(std::uint64_t file_off)>& io) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
-  const std::uint64_t end = off + bytes.size();
+  const std::uint64_t end = off + len;
   if (end < off || end > space_->sb()->max_size) return Status::NoSpace("write beyond the heap's maximum size");
   ObjectRecord* r = Record(*index);
   {  // Fast path: overwrite inside the current size, under a pin only.
     auto pin = locks_->Pin(*index, id.generation, PinToken());
     if (!pin.ok()) return pin.status();
-    bool done = false;
     std::uint64_t size = AtomicField(r->size).load(std::memory_order_acquire);
-    if (end <= size && end <= pin->size && pin->data_off == AtomicField(r->data_off).load()) {
-      if (std::byte* p = space_->Bytes(pin->data_off + off, bytes.size())) {
-        if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    Result<std::uint64_t> done = Status::Busy("not in place");
+    if (end <= size && end <= pin->size && pin->data_off == AtomicField(r->data_off).load() &&
+        space_->Valid(pin->data_off + off, len)) {
+      Status s = io(pin->data_off + off);
+      if (s.ok()) {
         AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
         AtomicField(r->mtime_ns).store(NowNs(), std::memory_order_relaxed);
-        done = true;
+        done = size;
+      } else {
+        done = s;
       }
     }
     auto rel = locks_->Unpin(*index, PinToken());
     if (rel.ok() && rel->released) (void)AfterRelease(*index, *rel);
-    if (done) return size;
+    if (done.code() != Code::kBusy) return done;
   }
   Op op(this);
   index = Resolve(id);
   if (!index.ok()) return index.status();
-  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true));
-  std::byte* p = space_->Bytes(r->data_off + off, bytes.size());
-  if (!p) return Status::Corruption("object data out of bounds");
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true, off));
+  if (!space_->Valid(r->data_off + off, len)) return Status::Corruption("object data out of bounds");
+  SHMHEAP_RETURN_IF_ERROR(io(r->data_off + off));  // on failure the Op rolls the growth back
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   log_->Set(r->mtime_ns, NowNs());
   const std::uint64_t size = r->size;

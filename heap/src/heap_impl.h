@@ -67,6 +67,8 @@ class HeapImpl final : public Heap {
   Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
                            const std::function<void(std::span<const std::byte>)>& fn) override;
   Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) override;
+  Result<std::uint64_t> WriteVia(ObjectId id, std::uint64_t off, std::uint64_t len,
+                                 const std::function<Status(std::uint64_t file_off)>& io) override;
   Status Truncate(ObjectId id, std::uint64_t size) override;
   Status Trim(ObjectId id) override;
   Result<ObjectInfo> SetAttr(ObjectId id, const AttrChange& change) override;
@@ -145,8 +147,9 @@ class HeapImpl final : public Heap {
   Result<std::uint64_t> Resolve(ObjectId id) const;
   // Resizes the object's data to `size` (zero-filling growth), in place when
   // the allocator can, otherwise by moving it. `amortize` over-allocates for
-  // appends. REQUIRES: an Op.
-  Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize);
+  // appends. Growth is zero-filled up to `zero_end` (a writer about to fill
+  // the rest passes its offset). REQUIRES: an Op.
+  Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end = ~0ull);
   Status SetTypeIndex(std::uint64_t index, std::string_view type);
   // Xattr block of a record (format in heap_xattr.cc).
   using Xattrs = std::vector<std::pair<std::string, std::string>>;

@@ -256,6 +256,16 @@ class Heap {
   // the version and mtime. Returns the object's size afterwards.
   // Errors: kStale, kNoSpace (nothing changed).
   virtual Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) = 0;
+  // Like Write, but the caller moves the bytes itself: `io` is called with
+  // the backing-file offset where object offset `off` lives and must store
+  // exactly `len` bytes there (pwrite or splice on its own descriptor of the
+  // backing file: the page cache is shared with every mapping). The object
+  // is grown first if needed, and its location is fixed (pinned, or the heap
+  // mutex held) while io runs; io must not call back into this Heap.
+  // Errors: kStale, kNoSpace, or io's error (the size then stays unchanged
+  // if the write was to extend it).
+  virtual Result<std::uint64_t> WriteVia(ObjectId id, std::uint64_t off, std::uint64_t len,
+                                         const std::function<Status(std::uint64_t file_off)>& io) = 0;
   // Sets the size (zero-filling growth). Errors: kStale, kNoSpace.
   virtual Status Truncate(ObjectId id, std::uint64_t size) = 0;
   // Releases capacity beyond the size (after a burst of appends).

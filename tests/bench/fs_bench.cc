@@ -1,0 +1,160 @@
+// fs_bench: file-system micro-benchmarks run against one directory, so the
+// same program measures tmpfs, libfuse's passthrough_ll and shmheapfs in one
+// run (tests/bench/run_fs_bench.sh drives it and prints the ratios).
+//
+//   fs_bench seqwrite DIR MIB        MiB/s writing DIR/big in 1 MiB writes
+//   fs_bench seqread DIR             MiB/s reading DIR/big in 1 MiB reads
+//   fs_bench randread DIR N          4 KiB random preads of DIR/big per second
+//   fs_bench mmapread DIR N          ns per random 8-byte load from a mapping
+//                                    of DIR/big after faulting every page in
+//   fs_bench create|stat|unlink DIR N   operations per second on N files of
+//                                    4 KiB (create = open+write+close)
+// Prints one number. Exit status 1 with a message on failure.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "fs_bench: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(1);
+}
+
+std::string Name(const std::string& dir, long i) { return dir + "/f" + std::to_string(i); }
+
+double SeqWrite(const std::string& dir, long mib) {
+  std::vector<char> buf(1 << 20, 'w');
+  auto t0 = Clock::now();
+  int fd = ::open((dir + "/big").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) Die("open big");
+  for (long i = 0; i < mib; ++i) {
+    buf[0] = static_cast<char>(i);
+    if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) Die("write");
+  }
+  if (::close(fd) != 0) Die("close");
+  return static_cast<double>(mib) / Seconds(t0);
+}
+
+double SeqRead(const std::string& dir) {
+  std::vector<char> buf(1 << 20);
+  auto t0 = Clock::now();
+  int fd = ::open((dir + "/big").c_str(), O_RDONLY);
+  if (fd < 0) Die("open big");
+  long total = 0;
+  for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;) total += n;
+  ::close(fd);
+  return static_cast<double>(total) / (1 << 20) / Seconds(t0);
+}
+
+double RandRead(const std::string& dir, long n) {
+  int fd = ::open((dir + "/big").c_str(), O_RDONLY);
+  if (fd < 0) Die("open big");
+  struct stat st {};
+  ::fstat(fd, &st);
+  const long blocks = st.st_size / 4096;
+  std::mt19937_64 rng(42);
+  char buf[4096];
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    if (::pread(fd, buf, sizeof(buf), static_cast<off_t>(rng() % blocks) * 4096) != 4096) Die("pread");
+  }
+  double s = Seconds(t0);
+  ::close(fd);
+  return static_cast<double>(n) / s;
+}
+
+double MmapRead(const std::string& dir, long n) {
+  int fd = ::open((dir + "/big").c_str(), O_RDONLY);
+  if (fd < 0) Die("open big");
+  struct stat st {};
+  ::fstat(fd, &st);
+  auto* p = static_cast<const unsigned char*>(::mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0));
+  if (p == MAP_FAILED) Die("mmap");
+  unsigned long touched = 0;
+  for (off_t off = 0; off < st.st_size; off += 4096) touched += p[off];  // fault everything in
+  std::mt19937_64 rng(7);
+  const unsigned long words = static_cast<unsigned long>(st.st_size) / 8;
+  std::vector<unsigned long> idx(1 << 16);
+  for (auto& i : idx) i = rng() % words;
+  auto t0 = Clock::now();
+  unsigned long acc = 0;
+  for (long i = 0; i < n; ++i) {
+    unsigned long v;
+    std::memcpy(&v, p + idx[i & 0xFFFF] * 8, 8);
+    acc += v;
+  }
+  double s = Seconds(t0);
+  // Publish the sums so the loads cannot be optimised away.
+  static volatile unsigned long sink;
+  sink = acc + touched;
+  ::munmap(const_cast<unsigned char*>(p), st.st_size);
+  ::close(fd);
+  return s * 1e9 / static_cast<double>(n);
+}
+
+double Create(const std::string& dir, long n) {
+  char buf[4096];
+  std::memset(buf, 'c', sizeof(buf));
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    int fd = ::open(Name(dir, i).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) Die("create " + Name(dir, i));
+    if (::write(fd, buf, sizeof(buf)) != sizeof(buf)) Die("write");
+    if (::close(fd) != 0) Die("close");
+  }
+  return static_cast<double>(n) / Seconds(t0);
+}
+
+double Stat(const std::string& dir, long n) {
+  struct stat st {};
+  std::mt19937_64 rng(3);
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    if (::stat(Name(dir, static_cast<long>(rng() % n)).c_str(), &st) != 0) Die("stat");
+  }
+  return static_cast<double>(n) / Seconds(t0);
+}
+
+double Unlink(const std::string& dir, long n) {
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    if (::unlink(Name(dir, i).c_str()) != 0) Die("unlink");
+  }
+  return static_cast<double>(n) / Seconds(t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: fs_bench seqwrite|seqread|randread|mmapread|create|stat|unlink DIR [N]\n");
+    return 2;
+  }
+  std::string op = argv[1], dir = argv[2];
+  long n = argc > 3 ? std::atol(argv[3]) : 0;
+  double v;
+  if (op == "seqwrite") v = SeqWrite(dir, n);
+  else if (op == "seqread") v = SeqRead(dir);
+  else if (op == "randread") v = RandRead(dir, n);
+  else if (op == "mmapread") v = MmapRead(dir, n);
+  else if (op == "create") v = Create(dir, n);
+  else if (op == "stat") v = Stat(dir, n);
+  else if (op == "unlink") v = Unlink(dir, n);
+  else return 2;
+  std::printf("%.3f\n", v);
+  return 0;
+}
