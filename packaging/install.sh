@@ -17,14 +17,17 @@ $SUDO cmake --install build --prefix /usr/local >/dev/null
 $SUDO ldconfig
 mnt=${SHMHEAPFS_MOUNT:-/mnt/shmheapfs}
 heapdir=${SHMHEAPFS_HEAPDIR:-/var/lib/shmheapfs}
-if command -v shmheapfs >/dev/null 2>&1 && [ -x /usr/local/sbin/mount.fuse.shmheapfs ] || command -v shmheapfs >/dev/null 2>&1; then
+if [ -x /usr/local/sbin/shmheapfs ]; then
   $SUDO mkdir -p "$mnt" "$heapdir"
-  if [ -d /run/systemd/system ]; then
+  if [ -d /run/systemd/system ] && [ "$mnt" = /mnt/shmheapfs ] && [ "$heapdir" = /var/lib/shmheapfs ]; then
+    # The unit (/usr/local/lib/systemd/system/shmheapfs.service) mounts
+    # /mnt/shmheapfs with the settings of /usr/local/etc/shmheapfs.conf.
     $SUDO systemctl daemon-reload
-    $SUDO systemctl enable --now shmheapfs.service
+    $SUDO systemctl enable shmheapfs.service
+    $SUDO systemctl restart shmheapfs.service
   else
     if mountpoint -q "$mnt"; then $SUDO fusermount3 -u "$mnt" || $SUDO umount "$mnt"; fi
-    $SUDO shmheapfs -o heapdir="$heapdir",allow_other,default_permissions "$mnt"
+    $SUDO /usr/local/sbin/shmheapfs -o heapdir="$heapdir",allow_other,default_permissions,config=/usr/local/etc/shmheapfs.conf "$mnt"
   fi
   echo "shmheapfs is mounted at $mnt (heaps in $heapdir). Try: mkdir $mnt/demo && echo hi > $mnt/demo/greeting"
 else

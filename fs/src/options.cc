@@ -201,6 +201,17 @@ Result<Options> ParseOptions(int argc, char** argv) {
     o.fuse_args.emplace_back("-o");
     o.fuse_args.push_back(opt);
   }
+  // Name the mount after us (type fuse.shmheapfs, source = heapdir) unless
+  // the user chose otherwise, so findmnt -t fuse.shmheapfs and fstab work.
+  bool has_subtype = false, has_fsname = false;
+  for (const auto& a : o.fuse_args) {
+    has_subtype |= a.find("subtype=") != std::string::npos;
+    has_fsname |= a.find("fsname=") != std::string::npos;
+  }
+  if (!has_subtype) o.fuse_args.insert(o.fuse_args.begin() + 1, {"-o", "subtype=shmheapfs"});
+  if (!has_fsname && o.heapdir.find(',') == std::string::npos) {
+    o.fuse_args.insert(o.fuse_args.begin() + 1, {"-o", "fsname=" + o.heapdir});
+  }
   return o;
 }
 
