@@ -27,13 +27,12 @@ Filesystem::Filesystem(Options options)
 
 Filesystem::~Filesystem() { Shutdown(); }
 
-void Filesystem::set_locks(std::unique_ptr<LockService> locks) { locks_ = std::move(locks); }
-
 Status Filesystem::Init() { return registry_.Init(); }
 
 void Filesystem::Start(struct fuse_session* se) {
   se_ = se;
   registry_.Scan();
+  locks_ = std::make_unique<LockService>(this);
   watcher_ = std::thread([this] { WatchLoop(); });
 }
 
@@ -180,12 +179,18 @@ bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
   return same;
 }
 
-void Filesystem::CheckVersionSoon(fuse_ino_t) {
+void Filesystem::InvalidateIfChanged(fuse_ino_t ino) {
+  auto node = Resolve(ino);
+  if (!node.ok() || node->kind != Node::kObject) return;
+  auto info = node->heap->heap->Stat(node->id);
+  if (!info.ok()) return;
   {
-    std::lock_guard<std::mutex> g(watch_mu_);
-    poke_ = true;
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end() || !it->second.watched || it->second.version_seen == info->version) return;
+    it->second.version_seen = info->version;
   }
-  watch_cv_.notify_all();
+  fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
 }
 
 void Filesystem::WatchLoop() {

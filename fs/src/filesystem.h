@@ -74,7 +74,6 @@ class Filesystem {
   const Options& options() const { return options_; }
   HeapRegistry& registry() { return registry_; }
   LockService* locks() { return locks_.get(); }
-  void set_locks(std::unique_ptr<LockService> locks);
 
   // Resolves a node id. Errors: kStale (unknown or deleted), the heap's own
   // error for a heap that could not be attached.
@@ -99,8 +98,10 @@ class Filesystem {
   // Cache coherence: records the version the kernel's cache now reflects;
   // returns true if it was already that (the page cache may be kept).
   bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
-  // Drops the kernel's cache of `ino` if its version changed (asynchronously).
-  void CheckVersionSoon(fuse_ino_t ino);
+  // Drops the kernel's cached pages and attributes of `ino` now if a library
+  // client changed the object since the kernel last saw it. Used before a
+  // lock grant is answered.
+  void InvalidateIfChanged(fuse_ino_t ino);
 
  private:
   void WatchLoop();

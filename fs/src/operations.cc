@@ -1,6 +1,7 @@
 // MakeOperations: the only place handlers are named, one line per
-// fuse_lowlevel_ops field. Lock operations are added by the lock service
-// (ops_lock.cc) when it is wired in.
+// fuse_lowlevel_ops field. Defining getlk/setlk and flock makes libfuse
+// request FUSE_CAP_POSIX_LOCKS and FUSE_CAP_FLOCK_LOCKS, so the kernel sends
+// every lock request here instead of keeping locks local.
 #include "fs/src/ops.h"
 
 namespace shmheap::fs {
@@ -37,6 +38,9 @@ struct fuse_lowlevel_ops MakeOperations() {
   ops.getxattr = OpGetxattr;
   ops.listxattr = OpListxattr;
   ops.removexattr = OpRemovexattr;
+  ops.getlk = OpGetlk;
+  ops.setlk = OpSetlk;
+  ops.flock = OpFlock;
   return ops;
 }
 

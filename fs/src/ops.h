@@ -49,6 +49,10 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) n
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) noexcept;
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) noexcept;
 
+void OpGetlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi, struct flock* lock) noexcept;
+void OpSetlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi, struct flock* lock, int sleep) noexcept;
+void OpFlock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi, int op) noexcept;
+
 }  // namespace shmheap::fs
 
 #endif  // SHMHEAP_FS_OPS_H_

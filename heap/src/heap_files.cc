@@ -268,6 +268,23 @@ Status HeapImpl::Downgrade(ObjectId id, OwnerToken owner) {
   return locks_->Downgrade(*index, owner);
 }
 
+Result<std::vector<Heap::LockHolder>> HeapImpl::LockHolders(ObjectId id) {
+  auto index = Resolve(id);
+  if (!index.ok()) return index.status();
+  std::vector<LockHolder> out;
+  for (std::uint32_t s : clients_->Attached()) {
+    const format::ClientSlot* c = clients_->Get(s);
+    if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
+    ForEachHold(*space_, *c, [&](format::HoldEntry& e) {
+      const std::uint32_t held = e.mode & 0xFF;
+      if (e.record != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
+      out.push_back(LockHolder{c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, e.owner,
+                               !read_only_ && s == slot_});
+    });
+  }
+  return out;
+}
+
 std::vector<ObjectInfo> HeapImpl::ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) {
   std::vector<ObjectInfo> out;
   auto walk = [&] {

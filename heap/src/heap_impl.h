@@ -82,6 +82,7 @@ class HeapImpl final : public Heap {
   Status LockId(ObjectId id, LockMode mode, OwnerToken owner, std::int64_t timeout_ns,
                 const std::atomic<bool>* cancel) override;
   Status Downgrade(ObjectId id, OwnerToken owner) override;
+  Result<std::vector<LockHolder>> LockHolders(ObjectId id) override;
   std::vector<ObjectInfo> ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) override;
   std::uint64_t ObjectCount() override;
   Result<ObjectId> IdOf(std::uint64_t inode) override;

@@ -294,6 +294,15 @@ class Heap {
   // `cancel` (optional) is polled while waiting (kInterrupted).
   virtual Status LockId(ObjectId id, LockMode mode, OwnerToken owner, std::int64_t timeout_ns,
                         const std::atomic<bool>* cancel = nullptr) = 0;
+  // Who holds locks on the object now (for F_GETLK answers), across all
+  // processes. `self` marks holds of this Heap's own client.
+  struct LockHolder {
+    std::uint32_t pid = 0;
+    LockMode mode = LockMode::kRead;
+    OwnerToken owner = 0;
+    bool self = false;
+  };
+  virtual Result<std::vector<LockHolder>> LockHolders(ObjectId id) = 0;
   // WRITE -> READ without releasing. Errors: kInvalidArgument if not WRITE-held.
   virtual Status Downgrade(ObjectId id, OwnerToken owner) = 0;
   // The id (with its current generation) of the live or orphaned object
