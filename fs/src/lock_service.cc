@@ -160,7 +160,8 @@ void LockService::Setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* f
     if (r.type == lockd::LockType::kUnlock && s.ok()) return ReplyErrno(req, 0);
     return Reply(req, ino, s);
   }
-  Wait(req, ino, [&](std::uint64_t id) { return engine_.Setlkw(id, ino, r); });
+  Wait(req, ino, r.owner, r.type == lockd::LockType::kWrite,
+       [&](std::uint64_t id) { return engine_.Setlkw(id, ino, r); });
 }
 
 void LockService::Flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi, int op) {
@@ -175,20 +176,26 @@ void LockService::Flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* f
     if (type == lockd::LockType::kUnlock && s.ok()) return ReplyErrno(req, 0);
     return Reply(req, ino, s);
   }
-  Wait(req, ino, [&](std::uint64_t id) { return engine_.Flock(id, ino, fi->fh, type, true); });
+  Wait(req, ino, fi->fh | lockd::kFlockOwnerBit, type == lockd::LockType::kWrite,
+       [&](std::uint64_t id) { return engine_.Flock(id, ino, fi->fh, type, true); });
 }
 
-void LockService::Wait(fuse_req_t req, fuse_ino_t ino, const std::function<Status(std::uint64_t)>& start) {
+void LockService::Wait(fuse_req_t req, fuse_ino_t ino, std::uint64_t owner, bool write,
+                       const std::function<Status(std::uint64_t)>& start) {
   const std::uint64_t id = next_id_++;
   {
     // Registered first: the grant may complete before start() returns.
     std::lock_guard<std::mutex> g(mu_);
     if (stopping_) return ReplyErrno(req, EINTR);
-    pending_[id] = Pending{req, ino};
+    pending_[id] = Pending{req, ino, owner, write};
   }
   Status s = start(id);
   if (s.Is(Code::kPending)) {
     fuse_req_interrupt_func(req, &LockService::OnInterrupt, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
+    if (engine_.WaitingOnHeap(id) && ClosesCycle(id)) {
+      engine_.Abort(id, Status::Deadlock("waiting would close a cycle through a library client"));
+      return;
+    }
     cv_.notify_all();  // the retry thread may have a heap waiter now
     return;
   }
@@ -254,8 +261,21 @@ void LockService::RetryLoop() {
         }
       }
     }
-    // Requests waiting for a library client's heap lock: try again.
+    // Requests waiting for a library client's heap lock: try again, and
+    // break cycles that a library client closed after they began waiting.
     for (fuse_ino_t ino : inodes) engine_.RetryHeap(ino);
+    if (reap) {
+      std::vector<std::uint64_t> waiting;
+      {
+        std::lock_guard<std::mutex> lg(mu_);
+        for (const auto& [id, p] : pending_) waiting.push_back(id);
+      }
+      for (std::uint64_t id : waiting) {
+        if (engine_.WaitingOnHeap(id) && ClosesCycle(id)) {
+          engine_.Abort(id, Status::Deadlock("a library client closed a cycle of waiting owners"));
+        }
+      }
+    }
     g.lock();
     cv_.wait_for(g, kHeapRetryInterval);
   }

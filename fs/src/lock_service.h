@@ -17,6 +17,11 @@
 // kernel's cached pages of the object are dropped if a library client
 // changed it, so the holder of a lock reads current data.
 //
+// Deadlock: lockd refuses waits that close a cycle among file owners, the
+// heap refuses library waits that close a cycle among library clients, and
+// ClosesCycle finds cycles that mix both (a file owner waiting for a library
+// client waiting for a file owner...); such a file request gets EDEADLK.
+//
 // Thread safety: all methods may be called concurrently. Lock order:
 // engine mutex (inside LockEngine) -> mu_. Bridge calls arrive with the
 // engine mutex held and take mu_; nothing calls into the engine under mu_.
@@ -72,6 +77,8 @@ class LockService final : public lockd::HeapLockBridge {
   struct Pending {
     fuse_req_t req;
     fuse_ino_t ino;
+    std::uint64_t owner;  // lock owner (flock: file | lockd::kFlockOwnerBit)
+    bool write;           // wants a write (exclusive) lock
   };
   struct Held {
     lockd::HeapMode mode = lockd::HeapMode::kNone;
@@ -81,7 +88,12 @@ class LockService final : public lockd::HeapLockBridge {
   };
 
   // Queues or answers a blocking request. `start` calls the engine.
-  void Wait(fuse_req_t req, fuse_ino_t ino, const std::function<Status(std::uint64_t)>& start);
+  void Wait(fuse_req_t req, fuse_ino_t ino, std::uint64_t owner, bool write,
+            const std::function<Status(std::uint64_t)>& start);
+  // True if the waiting request `id` is part of a cycle of waiting owners
+  // that runs through library clients (lockd sees only file owners, the heap
+  // only library clients; this joins the two graphs). Within one heap.
+  bool ClosesCycle(std::uint64_t id);
   void Complete(std::uint64_t id, Status s);
   void Reply(fuse_req_t req, fuse_ino_t ino, const Status& s);
   static void OnInterrupt(fuse_req_t req, void* data);

@@ -278,7 +278,21 @@ Result<std::vector<Heap::LockHolder>> HeapImpl::LockHolders(ObjectId id) {
     ForEachHold(*space_, *c, [&](format::HoldEntry& e) {
       const std::uint32_t held = e.mode & 0xFF;
       if (e.record != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
-      out.push_back(LockHolder{c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, e.owner,
+      out.push_back(LockHolder{s, c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, e.owner,
+                               !read_only_ && s == slot_});
+    });
+  }
+  return out;
+}
+
+std::vector<Heap::LockWaiter> HeapImpl::LockWaiters() {
+  std::vector<LockWaiter> out;
+  for (std::uint32_t s : clients_->Attached()) {
+    if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
+    ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
+      const std::uint32_t wanted = (e.mode >> 8) & 0xFF;
+      if (wanted != format::kHoldRead && wanted != format::kHoldWrite) return;
+      out.push_back(LockWaiter{s, e.owner, e.record, wanted == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead,
                                !read_only_ && s == slot_});
     });
   }

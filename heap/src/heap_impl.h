@@ -83,6 +83,7 @@ class HeapImpl final : public Heap {
                 const std::atomic<bool>* cancel) override;
   Status Downgrade(ObjectId id, OwnerToken owner) override;
   Result<std::vector<LockHolder>> LockHolders(ObjectId id) override;
+  std::vector<LockWaiter> LockWaiters() override;
   std::vector<ObjectInfo> ListFrom(std::uint64_t cursor, std::size_t max, std::uint64_t* next) override;
   std::uint64_t ObjectCount() override;
   Result<ObjectId> IdOf(std::uint64_t inode) override;

@@ -297,12 +297,23 @@ class Heap {
   // Who holds locks on the object now (for F_GETLK answers), across all
   // processes. `self` marks holds of this Heap's own client.
   struct LockHolder {
+    std::uint32_t slot = 0;  // client slot (identifies the process in this heap)
     std::uint32_t pid = 0;
     LockMode mode = LockMode::kRead;
     OwnerToken owner = 0;
     bool self = false;
   };
   virtual Result<std::vector<LockHolder>> LockHolders(ObjectId id) = 0;
+  // Every owner of every live client waiting for an object lock now (for
+  // deadlock detection that spans file locks and library locks).
+  struct LockWaiter {
+    std::uint32_t slot = 0;
+    OwnerToken owner = 0;
+    std::uint64_t inode = 0;  // the object waited for
+    LockMode mode = LockMode::kRead;
+    bool self = false;
+  };
+  virtual std::vector<LockWaiter> LockWaiters() = 0;
   // WRITE -> READ without releasing. Errors: kInvalidArgument if not WRITE-held.
   virtual Status Downgrade(ObjectId id, OwnerToken owner) = 0;
   // The id (with its current generation) of the live or orphaned object
