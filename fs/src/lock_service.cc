@@ -189,9 +189,22 @@ void LockService::Wait(fuse_req_t req, fuse_ino_t ino, std::uint64_t owner, bool
     if (stopping_) return ReplyErrno(req, EINTR);
     pending_[id] = Pending{req, ino, owner, write};
   }
+  // Before queuing: once queued, another thread may grant, answer and free
+  // `req` at any moment. An interrupt that arrives before the request is
+  // in the engine is remembered and acted on below.
+  fuse_req_interrupt_func(req, &LockService::OnInterrupt, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
   Status s = start(id);
   if (s.Is(Code::kPending)) {
-    fuse_req_interrupt_func(req, &LockService::OnInterrupt, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
+    bool interrupted = false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      auto it = pending_.find(id);
+      interrupted = it != pending_.end() && it->second.interrupted;
+    }
+    if (interrupted) {
+      engine_.Cancel(id);
+      return;
+    }
     if (engine_.WaitingOnHeap(id) && ClosesCycle(id)) {
       engine_.Abort(id, Status::Deadlock("waiting would close a cycle through a library client"));
       return;
@@ -220,7 +233,15 @@ void LockService::Complete(std::uint64_t id, Status s) {
 
 void LockService::OnInterrupt(fuse_req_t req, void* data) {
   auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(data));
-  if (LockService* self = FsOf(req)->locks()) self->engine_.Cancel(id);
+  LockService* self = FsOf(req)->locks();
+  if (!self) return;
+  {
+    std::lock_guard<std::mutex> g(self->mu_);
+    auto it = self->pending_.find(id);
+    if (it == self->pending_.end()) return;  // already answered
+    it->second.interrupted = true;
+  }
+  self->engine_.Cancel(id);
 }
 
 void LockService::OnFlush(std::uint64_t ino, std::uint64_t lock_owner) { engine_.ReleaseOwner(ino, lock_owner); }

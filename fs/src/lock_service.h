@@ -79,6 +79,7 @@ class LockService final : public lockd::HeapLockBridge {
     fuse_ino_t ino;
     std::uint64_t owner;  // lock owner (flock: file | lockd::kFlockOwnerBit)
     bool write;           // wants a write (exclusive) lock
+    bool interrupted = false;  // FUSE interrupt seen (maybe before queuing)
   };
   struct Held {
     lockd::HeapMode mode = lockd::HeapMode::kNone;

@@ -9,10 +9,17 @@
 //                                    of DIR/big after faulting every page in
 //   fs_bench create|stat|unlink DIR N   operations per second on N files of
 //                                    4 KiB (create = open+write+close)
+//   fs_bench lock DIR N              µs per uncontended fcntl write lock +
+//                                    unlock pair on DIR/lk
+//   fs_bench getattr DIR N           µs per statx(AT_STATX_FORCE_SYNC) of
+//                                    DIR/lk (a GETATTR round trip on FUSE)
+//   fs_bench contend DIR N P         lock+unlock pairs per second, P processes
+//                                    each doing N blocking pairs on DIR/lk
 // Prints one number. Exit status 1 with a message on failure.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +29,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace {
 
@@ -137,11 +146,68 @@ double Unlink(const std::string& dir, long n) {
   return static_cast<double>(n) / Seconds(t0);
 }
 
+int LockFile(const std::string& dir) {
+  int fd = ::open((dir + "/lk").c_str(), O_RDWR | O_CREAT, 0644);
+  if (fd < 0) Die("open lk");
+  return fd;
+}
+
+bool SetLock(int fd, short type, int cmd) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  return ::fcntl(fd, cmd, &fl) == 0;
+}
+
+double LockPairs(const std::string& dir, long n) {
+  int fd = LockFile(dir);
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    if (!SetLock(fd, F_WRLCK, F_SETLK) || !SetLock(fd, F_UNLCK, F_SETLK)) Die("fcntl");
+  }
+  double s = Seconds(t0);
+  ::close(fd);
+  return s * 1e6 / static_cast<double>(n);
+}
+
+double Getattr(const std::string& dir, long n) {
+  ::close(LockFile(dir));
+  struct statx stx {};
+  auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    if (::statx(AT_FDCWD, (dir + "/lk").c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx) != 0) Die("statx");
+  }
+  return Seconds(t0) * 1e6 / static_cast<double>(n);
+}
+
+double Contend(const std::string& dir, long n, int procs) {
+  ::close(LockFile(dir));
+  auto t0 = Clock::now();
+  std::vector<pid_t> pids;
+  for (int p = 0; p < procs; ++p) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = LockFile(dir);
+      for (long i = 0; i < n; ++i) {
+        if (!SetLock(fd, F_WRLCK, F_SETLKW) || !SetLock(fd, F_UNLCK, F_SETLK)) ::_exit(1);
+      }
+      ::_exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) Die("contending child");
+  }
+  return static_cast<double>(n) * procs / Seconds(t0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: fs_bench seqwrite|seqread|randread|mmapread|create|stat|unlink DIR [N]\n");
+    std::fprintf(stderr, "usage: fs_bench seqwrite|seqread|randread|mmapread|create|stat|unlink|lock|getattr|contend DIR [N [P]]\n");
     return 2;
   }
   std::string op = argv[1], dir = argv[2];
@@ -154,6 +220,9 @@ int main(int argc, char** argv) {
   else if (op == "create") v = Create(dir, n);
   else if (op == "stat") v = Stat(dir, n);
   else if (op == "unlink") v = Unlink(dir, n);
+  else if (op == "lock") v = LockPairs(dir, n);
+  else if (op == "getattr") v = Getattr(dir, n);
+  else if (op == "contend") v = Contend(dir, n, argc > 4 ? std::atoi(argv[4]) : 4);
   else return 2;
   std::printf("%.3f\n", v);
   return 0;

@@ -76,6 +76,9 @@ for t in tmpfs passthrough_ll shmheapfs; do
   drop
   r[$t,stat]=$("$bench" stat "$d" "$files")
   r[$t,unlink]=$("$bench" unlink "$d" "$files")
+  r[$t,lock]=$("$bench" lock "$d" 20000)
+  r[$t,getattr]=$("$bench" getattr "$d" 20000)
+  r[$t,contend]=$("$bench" contend "$d" 5000 4)
 done
 
 ratio() { awk -v a="$1" -v b="$2" -v inv="${3:-0}" 'BEGIN { if (inv) printf "%.2f", b / a; else printf "%.2f", a / b }'; }
@@ -97,5 +100,13 @@ row mmap "mmap 8-byte random load" "ns" 1 "≥0.95× tmpfs"
 row create "create+write 4 KiB+close" "ops/s" 0 "≥1× passthrough_ll"
 row stat "stat" "ops/s" 0 "≥1× passthrough_ll"
 row unlink "unlink" "ops/s" 0 "≥1× passthrough_ll"
+row contend "fcntl lock+unlock, 4 processes contending" "pairs/s" 0 "-"
+echo
+echo "| locks | tmpfs | passthrough_ll (kernel-local locks) | shmheapfs | shmheapfs lock+unlock ÷ its getattr | target |"
+echo "|---|---|---|---|---|---|"
+printf "| uncontended fcntl lock+unlock (µs) | %s | %s | %s | %s× | ≤1.5× a FUSE getattr |\n" "${r[tmpfs,lock]}" \
+  "${r[passthrough_ll,lock]}" "${r[shmheapfs,lock]}" "$(ratio "${r[shmheapfs,lock]}" "${r[shmheapfs,getattr]}")"
+printf "| FUSE getattr round trip, statx FORCE_SYNC (µs) | %s | %s | %s | | |\n" "${r[tmpfs,getattr]}" \
+  "${r[passthrough_ll,getattr]}" "${r[shmheapfs,getattr]}"
 echo
 echo "Ratios are shmheapfs relative to the baseline (higher is better; for mmap, baseline ns / shmheapfs ns)."

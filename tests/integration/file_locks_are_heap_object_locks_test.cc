@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <shmheap/heap.hpp>
 
@@ -236,6 +237,26 @@ TEST_F(FileLocks, FlockIsExclusiveAndIndependentOfFcntl) {
   // flock(1) from util-linux.
   EXPECT_EQ(Sh("flock -n " + Mnt("h/obj") + " true").status, 0);
   ASSERT_EQ(Sh("flock -x " + Mnt("h/obj") + " sleep 1 & sleep 0.3; flock -n " + Mnt("h/obj") + " true").status, 1);
+}
+
+TEST_F(FileLocks, ContendedBlockingWaitsAllComplete) {
+  // Grants racing with the queuing of the next waiter (this once crashed the
+  // daemon: a request answered by another thread before its interrupt
+  // callback was registered).
+  std::vector<pid_t> kids;
+  for (int p = 0; p < 4; ++p) {
+    kids.push_back(Fork([&] {
+      int fd = Open();
+      for (int i = 0; i < 2000; ++i) {
+        if (Lock(fd, F_WRLCK, F_SETLKW) != 0 || Lock(fd, F_UNLCK) != 0) return 1;
+      }
+      return 0;
+    }));
+  }
+  for (pid_t k : kids) EXPECT_EQ(Wait(k), 0);
+  int fd = Open();
+  EXPECT_EQ(Lock(fd, F_WRLCK), 0) << "nothing is left locked";
+  ::close(fd);
 }
 
 TEST_F(FileLocks, DeadlockBetweenFileOwnersIsDetected) {
