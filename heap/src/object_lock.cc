@@ -2,6 +2,7 @@
 #include "heap/src/object_lock.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <climits>
 #include <map>
@@ -31,6 +32,14 @@ namespace {
 constexpr std::uint32_t kHeldMask = 0xFF;
 inline std::uint32_t Held(const HoldEntry& e) { return e.mode & kHeldMask; }
 inline std::uint32_t Wanted(const HoldEntry& e) { return (e.mode >> 8) & kHeldMask; }
+// Modification times need no precision finer than a tick; the coarse clock
+// costs a few nanoseconds on the unlock path.
+std::int64_t CoarseRealtimeNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 inline bool LiveRecord(const ObjectRecord& r) {
   return r.state == format::kRecordLive || r.state == format::kRecordOrphan;
 }
@@ -234,6 +243,9 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
     } else {
       st &= ~kLockWriter;
       AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
+      // The writer may have changed the bytes: file users (and NFS clients,
+      // which validate caches by mtime) must see a new modification time.
+      AtomicField(r->mtime_ns).store(CoarseRealtimeNs(), std::memory_order_relaxed);
     }
     if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
     holds_->Remove(e, nullptr);
