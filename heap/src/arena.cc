@@ -284,9 +284,11 @@ void Arena::Trim() {
       if (!info || info->kind != format::kPageSmall) return;  // corrupt: Check reports it
       std::uint32_t next = info->next;
       if (info->free_count == ChunksPerBlock(static_cast<int>(c))) {
+        // Its free-chunk links are committed metadata: freed at commit (see
+        // Free). Until then it is in no list, so nothing hands it out.
         ClassRemove(static_cast<int>(c), b);
         log_->Set(sb->blocks_in_use, sb->blocks_in_use - 1);
-        if (!FreeRun(b, 1).ok()) return;
+        pending_.push_back(PendingFree{false, b, 1});
       }
       b = next;
     }
@@ -361,8 +363,11 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
   log_->Set(sb->pageinfo_count, entries);
   log_->Set(sb->pageinfo_off, std::uint64_t{table_head} << kBlockShift);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + tblocks - old_tblocks);
-  if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest));
-  return FreeRun(old_head, old_tblocks);
+  if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest));  // new space: free at once
+  // The old table stays a (now unreferenced) allocated run until commit: a
+  // rollback republishes it, so nothing may overwrite it before then.
+  pending_.push_back(PendingFree{false, old_head, old_tblocks});
+  return Status::Ok();
 }
 
 // ------------------------------------------------------ in-place resizing
@@ -418,10 +423,12 @@ Status Arena::Shrink(std::uint64_t data_off, std::uint64_t size) {
   if (want >= have) return Status::Ok();
   const auto keep = static_cast<std::uint32_t>(want);
   MarkLargeRun(b, keep);
+  MarkLargeRun(b + keep, have - keep);  // held aside, freed at commit (see Free)
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use - (have - keep));
   log_->Set(sb->bytes_in_use, sb->bytes_in_use - (std::uint64_t{have - keep} << kBlockShift));
-  return FreeRun(b + keep, have - keep);
+  pending_.push_back(PendingFree{false, b + keep, have - keep});
+  return Status::Ok();
 }
 
 // --------------------------------------------------------------------- free
@@ -457,8 +464,27 @@ void Arena::SetOwner(std::uint64_t data_off, std::uint64_t owner) {
 }
 
 Status Arena::Free(std::uint64_t data_off) {
+  if (!Header(data_off)) return Status::InvalidArgument("offset " + std::to_string(data_off) + " is not an allocated chunk");
+  for (const PendingFree& p : pending_) {
+    if (p.chunk && p.at == data_off) return Status::InvalidArgument("chunk freed twice");
+  }
+  pending_.push_back(PendingFree{true, data_off, 0});
+  return Status::Ok();
+}
+
+Status Arena::FlushFrees() {
+  // Later frees may coalesce with earlier ones; order does not matter.
+  std::vector<PendingFree> todo;
+  todo.swap(pending_);
+  for (const PendingFree& p : todo) {
+    SHMHEAP_RETURN_IF_ERROR(p.chunk ? FreeNow(p.at) : FreeRun(static_cast<std::uint32_t>(p.at), p.blocks));
+  }
+  return Status::Ok();
+}
+
+Status Arena::FreeNow(std::uint64_t data_off) {
   ChunkHeader* h = Header(data_off);
-  if (!h) return Status::InvalidArgument("offset " + std::to_string(data_off) + " is not an allocated chunk");
+  if (!h) return Status::Corruption("deferred free of " + std::to_string(data_off) + " is no longer a chunk");
   const std::uint64_t chunk = data_off - kHeader;
   const auto b = static_cast<std::uint32_t>(chunk >> kBlockShift);
   PageInfo* info = Info(b);

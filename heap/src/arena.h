@@ -63,9 +63,21 @@ class Arena {
   // Errors: kNoSpace (at max_size, or disk full), kCorruption.
   Result<std::uint64_t> Allocate(std::uint64_t size, std::uint64_t owner);
 
-  // Frees the chunk whose data starts at `data_off`. Errors: kInvalidArgument
-  // if `data_off` is not the data offset of an allocated chunk, kCorruption.
+  // Frees the chunk whose data starts at `data_off` when the operation
+  // commits (FlushFrees). Errors: kInvalidArgument if `data_off` is not the
+  // data offset of an allocated chunk (or is already being freed).
+  //
+  // Why deferred: an operation may write "fresh" memory it allocated
+  // without logging, because a rollback makes it unreachable again. Memory
+  // the same operation freed is not fresh: a rollback makes it live again,
+  // with whatever the unlogged writes left in it. Deferring every free of
+  // committed memory to the end of the operation means an operation is
+  // never handed memory it freed itself.
   Status Free(std::uint64_t data_off);
+  // Performs the deferred frees (logged). Called just before commit.
+  Status FlushFrees();
+  // Forgets the deferred frees (the operation is being rolled back).
+  void DropFrees() { pending_.clear(); }
 
   // Gives every wholly free small block (each class keeps one for cheap
   // reuse) back to the free runs. Runs before the file is grown.
@@ -126,6 +138,16 @@ class Arena {
   void ClassRemove(int cls, std::uint32_t block);
 
   void WriteHeader(std::uint64_t chunk_off, std::uint64_t owner);
+  Status FreeNow(std::uint64_t data_off);
+
+  // Frees deferred to the end of the operation. Process-local; operations
+  // of one process are serialised by the heap mutex, so one list suffices.
+  struct PendingFree {
+    bool chunk;          // a chunk (data offset in `at`) or a run of blocks
+    std::uint64_t at;    // data offset, or first block
+    std::uint32_t blocks;
+  };
+  std::vector<PendingFree> pending_;
 
   const Space* space_;
   UndoLog* log_;

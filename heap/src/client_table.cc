@@ -4,11 +4,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "heap/src/backing_file.h"
+#include "heap/src/clock.h"
 
 namespace shmheap {
 
@@ -42,12 +44,6 @@ void ReadBootId(std::uint8_t out[16]) {
     out[n++] = static_cast<std::uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16));
     ++i;
   }
-}
-
-std::int64_t RealtimeNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -88,12 +84,17 @@ void ClientTable::Fill(std::uint32_t slot, const ProcessIdentity& me) {
   v.state = format::kClientAttached;
   v.pid = me.pid;
   v.start_ticks = me.start_ticks;
-  v.attach_time_ns = RealtimeNs();
+  v.attach_time_ns = NowNs();
   std::memcpy(v.boot_id, me.boot_id, 16);
   std::strncpy(v.host, me.host.c_str(), sizeof(v.host) - 1);
   v.word_size = sizeof(void*) * 8;
   v.nonce = c->nonce + 1;
   *c = v;
+  auto high = AtomicField(space_->sb()->client_high);
+  if (high.load() < slot + 1) {
+    log_->LogRange(&space_->sb()->client_high, 8);  // with reserved0: one 8-byte word
+    high.store(slot + 1, std::memory_order_release);
+  }
 }
 
 void ClientTable::Release(std::uint32_t slot) {
@@ -116,9 +117,18 @@ bool ClientTable::IsDead(std::uint32_t slot, std::int64_t self) const {
   return held.ok() && !*held;
 }
 
+bool ClientTable::LivenessLost(std::uint32_t slot, std::int64_t self) const {
+  if (static_cast<std::int64_t>(slot) == self) return false;
+  if (slot >= kMaxClients) return true;  // a corrupt owner: nobody can hold it
+  auto held = file_->IsLivenessHeld(slot);
+  return held.ok() && !*held;
+}
+
 std::vector<std::uint32_t> ClientTable::Attached() const {
   std::vector<std::uint32_t> out;
-  for (std::uint32_t s = 0; s < kMaxClients; ++s) {
+  const std::uint32_t high =
+      std::min(AtomicField(space_->sb()->client_high).load(std::memory_order_acquire), kMaxClients);
+  for (std::uint32_t s = 0; s < high; ++s) {
     const ClientSlot* c = Get(s);
     if (c && c->state == format::kClientAttached) out.push_back(s);
   }

@@ -53,6 +53,11 @@ class ClientTable {
   // `self` is this process's own slot (its own lock is invisible to it).
   bool IsDead(std::uint32_t slot, std::int64_t self) const;
 
+  // True if nobody holds `slot`'s liveness lock, whatever the slot's state:
+  // the test for a heap-mutex owner, which may have died while attaching
+  // (before its slot was marked attached). `self` as for IsDead.
+  bool LivenessLost(std::uint32_t slot, std::int64_t self) const;
+
   // Slots marked attached.
   std::vector<std::uint32_t> Attached() const;
 

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "heap/src/clock.h"
 #include "heap/src/heap_impl.h"
 #include "heap/src/log.h"
 
@@ -13,12 +14,6 @@ namespace shmheap {
 using format::ObjectRecord;
 
 namespace {
-
-std::int64_t NowNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Pins use their own owner tokens so they never merge with a lock hold of
 // the same thread.
@@ -146,7 +141,7 @@ Result<std::uint64_t> HeapImpl::WriteVia(ObjectId id, std::uint64_t off, std::ui
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   log_->Set(r->mtime_ns, NowNs());
   const std::uint64_t size = r->size;
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return size;
 }
 
@@ -168,7 +163,7 @@ Status HeapImpl::Truncate(ObjectId id, std::uint64_t size) {
   const std::int64_t now = NowNs();
   log_->Set(r->mtime_ns, now);
   log_->Set(r->ctime_ns, now);
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -182,7 +177,7 @@ Status HeapImpl::Trim(ObjectId id) {
     SHMHEAP_RETURN_IF_ERROR(arena_->Shrink(r->data_off, r->size));
     log_->Set(r->capacity, arena_->Capacity(r->data_off));
   }
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -199,7 +194,7 @@ Result<ObjectInfo> HeapImpl::SetAttr(ObjectId id, const AttrChange& c) {
   if (c.mtime_ns) log_->Set(r->mtime_ns, *c.mtime_ns);
   log_->Set(r->ctime_ns, NowNs());
   ObjectInfo info = InfoOf(*index, *r);
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return info;
 }
 
@@ -209,7 +204,7 @@ Status HeapImpl::SetType(ObjectId id, std::string_view type) {
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
   SHMHEAP_RETURN_IF_ERROR(SetTypeIndex(*index, type));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -224,11 +219,11 @@ Status HeapImpl::Ref(ObjectId id) {
     std::lock_guard<std::mutex> g(holds_->mu());
     format::HoldEntry* e = holds_->FindOrInsert({*index + 1, format::kRefOwner}, log_.get());
     if (!e) return Status::NoSpace("hold table full");
-    log_->Set(e->mode, static_cast<std::uint32_t>(format::kHoldRef));
-    log_->Set(e->count, e->count + 1);
+    log_->SetAtomic(e->mode, static_cast<std::uint32_t>(format::kHoldRef));
+    log_->SetAtomic(e->count, e->count + 1);
   }
   log_->Set(r->refs, r->refs + 1);
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -242,12 +237,12 @@ Status HeapImpl::Unref(ObjectId id) {
     std::lock_guard<std::mutex> g(holds_->mu());
     format::HoldEntry* e = holds_->Find({*index + 1, format::kRefOwner});
     if (!e || e->count == 0) return Status::InvalidArgument("object is not referenced by this client");
-    log_->Set(e->count, e->count - 1);
+    log_->SetAtomic(e->count, e->count - 1);
     if (e->count == 0) holds_->Remove(e, log_.get());
   }
   if (r->refs) log_->Set(r->refs, r->refs - 1);
   SHMHEAP_RETURN_IF_ERROR(MaybeFreeOrphan(*index));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -276,10 +271,10 @@ Result<std::vector<Heap::LockHolder>> HeapImpl::LockHolders(ObjectId id) {
     const format::ClientSlot* c = clients_->Get(s);
     if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
     ForEachHold(*space_, *c, [&](format::HoldEntry& e) {
-      const std::uint32_t held = e.mode & 0xFF;
-      if (e.record != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
-      out.push_back(LockHolder{s, c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, e.owner,
-                               !read_only_ && s == slot_});
+      const std::uint32_t held = Load(e.mode) & 0xFF;
+      if (Load(e.record) != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
+      out.push_back(LockHolder{s, c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead,
+                               Load(e.owner), !read_only_ && s == slot_});
     });
   }
   return out;
@@ -290,10 +285,10 @@ std::vector<Heap::LockWaiter> HeapImpl::LockWaiters() {
   for (std::uint32_t s : clients_->Attached()) {
     if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
     ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
-      const std::uint32_t wanted = (e.mode >> 8) & 0xFF;
+      const std::uint32_t wanted = (Load(e.mode) >> 8) & 0xFF;
       if (wanted != format::kHoldRead && wanted != format::kHoldWrite) return;
-      out.push_back(LockWaiter{s, e.owner, e.record, wanted == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead,
-                               !read_only_ && s == slot_});
+      out.push_back(LockWaiter{s, Load(e.owner), Load(e.record),
+                               wanted == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, !read_only_ && s == slot_});
     });
   }
   return out;
@@ -315,7 +310,7 @@ std::vector<ObjectInfo> HeapImpl::ListFrom(std::uint64_t cursor, std::size_t max
   } else {
     Op op(this);
     walk();
-    op.Commit();
+    op.Finish();
   }
   return out;
 }

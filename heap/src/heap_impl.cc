@@ -21,6 +21,9 @@ using format::ObjectRecord;
 namespace {
 
 std::atomic<std::uint64_t> g_next_owner{1};
+// Bumped in every forked child: a handle attached in an earlier generation
+// belongs to the parent. (Cheaper than comparing getpid() on every call.)
+std::atomic<std::uint64_t> g_fork_generation{0};
 
 // Heaps attached by this process, so a forked child can close their
 // descriptors (and with them its share of the parent's liveness locks).
@@ -34,6 +37,7 @@ void CloseInChild() {
   // After fork only this thread exists; g_heaps_mu may be held by a thread
   // that is gone, so do not lock it.
   for (BackingFile* f : AttachedFiles()) f->Close();
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RegisterAtFork() {
@@ -58,8 +62,8 @@ Result<std::unique_ptr<Heap>> Heap::Open(const std::string& path, const Options&
 
 // ------------------------------------------------------------------ Op
 
-HeapImpl::Op::Op(HeapImpl* heap) : heap_(heap) {
-  Status s = heap_->mutex_->Lock();
+HeapImpl::Op::Op(HeapImpl* heap, bool attaching) : heap_(heap) {
+  Status s = heap_->mutex_->LockFor(-1, attaching);
   if (s.Is(Code::kOwnerDead)) heap_->RecoverAfterDeadOwner();
 }
 
@@ -68,13 +72,21 @@ void HeapImpl::Op::IndexWrite() {
   index_write_ = true;
 }
 
-void HeapImpl::Op::Commit() {
+void HeapImpl::Op::Finish() {
   heap_->log_->Commit();
   committed_ = true;
 }
 
+Status HeapImpl::Op::Commit() {
+  SHMHEAP_RETURN_IF_ERROR(heap_->arena_->FlushFrees());
+  heap_->log_->Commit();
+  committed_ = true;
+  return Status::Ok();
+}
+
 HeapImpl::Op::~Op() {
   if (!committed_) {
+    heap_->arena_->DropFrees();
     auto undone = heap_->log_->Rollback();
     if (!undone.ok()) {
       Log()->error("{}: rolling back a failed operation: {}", heap_->path_, undone.status().ToString());
@@ -136,8 +148,9 @@ Result<std::unique_ptr<HeapImpl>> HeapImpl::Attach(const std::string& path, cons
   h->index_ = std::make_unique<ObjectIndex>(h->space_.get(), h->log_.get(), h->arena_.get(), h->records_.get());
   h->clients_ = std::make_unique<ClientTable>(h->space_.get(), h->log_.get(), &h->file_);
   h->attach_pid_ = ::getpid();
-  if (!h->read_only_) SHMHEAP_RETURN_IF_ERROR(h->AttachClient());
   RegisterAtFork();
+  h->fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
+  if (!h->read_only_) SHMHEAP_RETURN_IF_ERROR(h->AttachClient());
   std::lock_guard<std::mutex> g(g_heaps_mu);
   AttachedFiles().insert(&h->file_);
   return h;
@@ -148,26 +161,28 @@ Status HeapImpl::AttachClient() {
   if (!slot.ok()) return slot.status().WithContext(path_);
   slot_ = *slot;
   mutex_ = std::make_unique<HeapMutex>(&space_->sb()->heap_mutex, slot_,
-                                       [this](std::uint32_t s) { return IsDead(s); });
+                                       [this](std::uint32_t s) { return clients_->LivenessLost(s, slot_); });
+  // Read /proc before taking the mutex: a process killed while holding it
+  // must have had as short a window as possible.
+  const ProcessIdentity me = ProcessIdentity::Current();
   bool unclean = false;
   {
-    Op op(this);
+    Op op(this, /*attaching=*/true);
     auto* sb = space_->sb();
-    clients_->Fill(slot_, ProcessIdentity::Current());
+    clients_->Fill(slot_, me);
     bool others = false;
     for (std::uint32_t s : clients_->Attached()) others |= (s != slot_ && !IsDead(s));
     unclean = !others && sb->clean_state != format::kStateCleanClose;
     log_->Set(sb->clean_state, format::kStateOpen);
-    op.Commit();
+    SHMHEAP_RETURN_IF_ERROR(op.Commit());
   }
   holds_ = std::make_unique<HoldTable>(space_.get(), clients_->Get(slot_));
   holds_->Reload();
   ObjectLocks::Hooks hooks;
   hooks.reserve_holds = [this] {
     Op op(this);
-    Status s = holds_->Reserve(arena_.get(), log_.get(), 64);
-    if (s.ok()) op.Commit();
-    return s;
+    SHMHEAP_RETURN_IF_ERROR(holds_->Reserve(arena_.get(), log_.get(), 64));
+    return op.Commit();
   };
   hooks.reap = [this] { ReapDeadClients(); };
   locks_ = std::make_unique<ObjectLocks>(space_.get(), records_.get(), clients_.get(), holds_.get(), slot_,
@@ -185,7 +200,7 @@ HeapImpl::~HeapImpl() {
     AttachedFiles().erase(&file_);
   }
   if (read_only_ || !holds_) return;
-  if (::getpid() != attach_pid_) return;  // a forked child: the parent still owns the slot
+  if (!CheckWritable().ok()) return;  // a forked child: the parent still owns the slot
   DetachClient();
 }
 
@@ -199,7 +214,7 @@ void HeapImpl::DetachClient() {
   {
     std::lock_guard<std::mutex> g(holds_->mu());
     ForEachHold(*space_, *clients_->Get(slot_), [&](HoldEntry& e) {
-      held.push_back({e.record - 1, e.owner, e.mode & 0xFF, e.count});
+      held.push_back({Load(e.record) - 1, Load(e.owner), Load(e.mode) & 0xFF, Load(e.count)});
     });
   }
   for (const Held& h : held) {
@@ -217,15 +232,16 @@ void HeapImpl::DetachClient() {
       }
     }
   }
+  ReapClient(slot_, true);  // references, wait entries, the hold table, the slot
   bool last = false;
   {
     Op op(this);
-    ReapClient(slot_);  // drops references and wait entries, frees the hold table, frees the slot
     bool others = false;
     for (std::uint32_t s : clients_->Attached()) others |= !IsDead(s);
     last = !others;
     if (last) log_->Set(space_->sb()->clean_state, format::kStateCleanClose);
-    op.Commit();
+    Status c = op.Commit();
+    if (!c.ok()) Log()->error("{}: detach: {}", path_, c.ToString());
   }
   clients_->DropLiveness(slot_);
   if (last) {
@@ -237,7 +253,7 @@ void HeapImpl::DetachClient() {
 
 Status HeapImpl::CheckWritable() const {
   if (read_only_) return Status::Permission(path_ + " is attached read-only");
-  if (::getpid() != attach_pid_) {
+  if (g_fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
     return Status::InvalidArgument(path_ + ": heap handle used in a forked child; attach the heap again");
   }
   return Status::Ok();
@@ -251,57 +267,70 @@ Status HeapImpl::Flush() {
 // --------------------------------------------------------------- reaping
 
 void HeapImpl::ReapDeadClients() {
-  if (read_only_ || !holds_ || ::getpid() != attach_pid_) return;
+  if (read_only_ || !holds_ || CheckWritable().ok() == false) return;
+  bool reaped = false;
   for (std::uint32_t s : clients_->Attached()) {
     if (!IsDead(s)) continue;
     const ClientSlot* c = clients_->Get(s);
     Log()->warn("{}: reaping client slot {} (pid {} on {}), which died attached", path_, s, c->pid, c->host);
-    Op op(this);
-    if (!IsDead(s)) continue;  // another process reaped it and the slot was reused
-    ReapClient(s);
-    op.Commit();
+    reaped |= ReapClient(s, false);
   }
+  if (reaped) SweepUnheld();
 }
 
-// Releases everything `slot` holds and frees the slot. REQUIRES: an Op. The
-// caller commits. Used for dead clients and for this client's own detach.
-void HeapImpl::ReapClient(std::uint32_t slot) {
+bool HeapImpl::ReapClient(std::uint32_t slot, bool self) {
   ClientSlot* c = clients_->Get(slot);
-  if (!c) return;
+  if (!c) return false;
+  const std::uint64_t nonce = c->nonce;
+  // Still this client, still needing a reaper? (Checked in every operation:
+  // another process may be reaping it too, or have finished and reused it.)
+  auto ours = [&] { return c->nonce == nonce && c->state == format::kClientAttached && (self || IsDead(slot)); };
   std::vector<HoldEntry*> entries;
   ForEachHold(*space_, *c, [&](HoldEntry& e) { entries.push_back(&e); });
   for (HoldEntry* e : entries) {
-    const std::uint64_t index = e->record - 1;
+    Op op(this);
+    if (!ours()) return false;
+    if (Load(e->record) == 0) continue;  // released meanwhile
+    const std::uint64_t index = Load(e->record) - 1;
     ObjectRecord* r = Record(index);
     if (!r) {
-      log_->Set(e->record, std::uint64_t{0});
-      continue;
-    }
-    if ((e->mode & 0xFF) == format::kHoldRef) {
-      log_->Set(r->refs, r->refs >= e->count ? r->refs - e->count : 0u);
-      log_->Set(e->record, std::uint64_t{0});
+      log_->SetAtomic(e->record, std::uint64_t{0});
+    } else if ((Load(e->mode) & 0xFF) == format::kHoldRef) {
+      const std::uint32_t count = Load(e->count);
+      log_->Set(r->refs, r->refs >= count ? r->refs - count : 0u);
+      log_->SetAtomic(e->record, std::uint64_t{0});
       (void)MaybeFreeOrphan(index);
-      continue;
+    } else {
+      std::uint32_t st = locks_->Enter(*r, index);  // may recount: dead locks become pins
+      const std::uint32_t held = Load(e->mode) & 0xFF;
+      bool wake = (st & format::kLockWaiters) != 0;
+      if (held == format::kHoldRead && (st & format::kLockReadersMask)) {
+        st -= 1;
+        wake = true;
+      } else if (held == format::kHoldWrite) {
+        st &= ~format::kLockWriter;
+        AtomicField(r->version).fetch_add(1);
+        wake = true;
+      }
+      const std::uint64_t pinned = Load(e->pinned_data);
+      const std::uint64_t retired = (pinned && pinned != r->data_off) ? pinned : 0;
+      // Cleared inside the section and unlogged, like the lock word it pairs
+      // with: a rollback must not bring back a hold whose effect on the lock
+      // word stays. (If this reaper dies before committing, the frees below
+      // are rolled back and SweepUnheld finds what they would have freed.)
+      AtomicField(e->record).store(0, std::memory_order_release);
+      locks_->Exit(*r, st, wake);
+      if (retired) (void)MaybeFreeRetired(retired);
+      if (r->state == format::kRecordOrphan) (void)MaybeFreeOrphan(index);
     }
-    std::uint32_t st = locks_->Enter(*r, index);  // may recount: dead locks become pins
-    const std::uint32_t held = e->mode & 0xFF;
-    bool wake = (st & format::kLockWaiters) != 0;
-    if (held == format::kHoldRead && (st & format::kLockReadersMask)) {
-      st -= 1;
-      wake = true;
-    } else if (held == format::kHoldWrite) {
-      st &= ~format::kLockWriter;
-      AtomicField(r->version).fetch_add(1);
-      wake = true;
+    Status s = op.Commit();
+    if (!s.ok()) {
+      Log()->error("{}: reaping client slot {}: {}", path_, slot, s.ToString());
+      return false;
     }
-    std::uint64_t retired = (e->pinned_data && e->pinned_data != r->data_off) ? e->pinned_data : 0;
-    AtomicField(e->record).store(0, std::memory_order_release);
-    locks_->Exit(*r, st, wake);
-    if (retired) (void)MaybeFreeRetired(retired);
-    if (r->state == format::kRecordOrphan) (void)MaybeFreeOrphan(index);
   }
   // Lock sections the client died inside of.
-  if (slot != slot_) {
+  if (!self) {
     const std::uint32_t mark = (slot + 1) << format::kLockSectionShift;
     for (std::uint64_t i = 0, n = records_->high(); i < n; ++i) {
       ObjectRecord* r = Record(i);
@@ -312,6 +341,8 @@ void HeapImpl::ReapClient(std::uint32_t slot) {
     }
   }
   // Free the hold table and the slot.
+  Op op(this);
+  if (!ours()) return false;
   std::uint64_t seg = c->holds_off;
   for (int i = 0; seg != 0 && i < 40; ++i) {
     auto* hs = space_->At<format::HoldSegment>(seg);
@@ -321,6 +352,39 @@ void HeapImpl::ReapClient(std::uint32_t slot) {
     seg = next;
   }
   clients_->Release(slot);
+  Status s = op.Commit();
+  if (!s.ok()) Log()->error("{}: releasing client slot {}: {}", path_, slot, s.ToString());
+  return s.ok();
+}
+
+void HeapImpl::SweepUnheld() {
+  // Orphans nothing references, locks or pins any more.
+  for (std::uint64_t i = 0, n = records_->high(); i < n; ++i) {
+    ObjectRecord* r = Record(i);
+    if (!r || r->state != format::kRecordOrphan || r->refs != 0) continue;
+    Op op(this);
+    if (MaybeFreeOrphan(i).ok()) (void)op.Commit();
+  }
+  // Retired versions nothing pins any more.
+  struct Retired : Arena::ChunkVisitor {
+    const Space* space;
+    std::vector<std::uint64_t> found;
+    void Chunk(std::uint64_t off, std::uint64_t, std::uint64_t) override {
+      auto* h = space->At<format::ChunkHeader>(off - sizeof(format::ChunkHeader));
+      if (h && h->flags == format::kChunkRetired) found.push_back(off);
+    }
+  } retired;
+  retired.space = space_.get();
+  {
+    Op op(this);
+    std::vector<std::string> ignored;
+    arena_->Check(&ignored, &retired);
+    op.Finish();
+  }
+  for (std::uint64_t off : retired.found) {
+    Op op(this);
+    if (MaybeFreeRetired(off).ok()) (void)op.Commit();
+  }
 }
 
 }  // namespace shmheap

@@ -107,13 +107,18 @@ class HeapImpl final : public Heap {
   // committed if Commit() was called, otherwise rolled back.
   class Op {
    public:
-    explicit Op(HeapImpl* heap);
+    // `attaching`: see HeapMutex::LockFor(self_is_stale).
+    explicit Op(HeapImpl* heap, bool attaching = false);
     ~Op();
     Op(const Op&) = delete;
     Op& operator=(const Op&) = delete;
     // Starts a change of the name index (lock-free readers retry meanwhile).
     void IndexWrite();
-    void Commit();
+    // Performs the deferred frees, then commits. On failure nothing is
+    // committed (the destructor rolls the operation back).
+    [[nodiscard]] Status Commit();
+    // Ends an operation that changed nothing (reads under the mutex).
+    void Finish();
    private:
     HeapImpl* heap_;
     bool committed_ = false;
@@ -163,11 +168,20 @@ class HeapImpl final : public Heap {
   };
   Result<Locked> LockName(std::string_view name, LockMode mode, OwnerToken owner, std::int64_t timeout_ns);
   ObjectInfo InfoOf(std::uint64_t index, const format::ObjectRecord& r) const;
-  void ReapClient(std::uint32_t slot);
+  // Releases everything `slot` holds and frees the slot, in short
+  // operations of its own (one per hold) so that no amount of holds can
+  // exceed the undo log. REQUIRES: no Op held. Returns false if the slot
+  // changed hands meanwhile.
+  bool ReapClient(std::uint32_t slot, bool self);
+  // Frees retired versions and orphans that nothing holds any more: a
+  // process killed between releasing a hold and freeing what it pinned
+  // leaves them behind. Walks every record and block; runs after reaping.
+  void SweepUnheld();
 
   std::string path_;
   bool read_only_ = false;
   pid_t attach_pid_ = 0;
+  std::uint64_t fork_generation_ = 0;  // g_fork_generation at attach
   std::uint32_t slot_ = 0;
   BackingFile file_;
   Mapping map_;

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "heap/src/clock.h"
 #include "heap/src/heap_impl.h"
 #include "heap/src/log.h"
 
@@ -13,12 +14,6 @@ using format::ChunkHeader;
 using format::ObjectRecord;
 
 namespace {
-
-std::int64_t NowNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -45,7 +40,7 @@ Result<std::uint64_t> HeapImpl::FindAny(std::string_view name) {
   if (read_only_) return index_->Find(name, h);
   Op op(this);
   auto found = index_->Find(name, h);
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return found;
 }
 
@@ -87,7 +82,7 @@ Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size
   log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordLive));
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   SPDLOG_LOGGER_DEBUG(Log(), "allocated object '{}' ({} bytes) as record {}", name, size, *index);
   return std::span<std::byte>(bytes, size);
 }
@@ -97,7 +92,7 @@ Result<std::span<std::byte>> HeapImpl::AllocateAnonymous(std::size_t size) {
   Op op(this);
   auto data = arena_->Allocate(size, 0);
   if (!data.ok()) return data.status();
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return std::span<std::byte>(space_->Bytes(*data, size), size);
 }
 
@@ -106,10 +101,12 @@ Status HeapImpl::Free(void* ptr) {
   const std::uint64_t off = space_->OffsetOf(ptr);
   Op op(this);
   ChunkHeader* h = arena_->Header(off);
-  if (!h) return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  if (!h || h->owner == format::kInternalOwner) {
+    return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  }
   if (h->owner == 0) {
     SHMHEAP_RETURN_IF_ERROR(arena_->Free(off));
-    op.Commit();
+    SHMHEAP_RETURN_IF_ERROR(op.Commit());
     return Status::Ok();
   }
   const std::uint64_t index = h->owner - 1;
@@ -119,7 +116,7 @@ Status HeapImpl::Free(void* ptr) {
   }
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(Unlink(index));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -133,7 +130,9 @@ Result<void*> HeapImpl::Realloc(void* ptr, std::size_t size) {
   const std::uint64_t off = space_->OffsetOf(ptr);
   Op op(this);
   ChunkHeader* h = arena_->Header(off);
-  if (!h) return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  if (!h || h->owner == format::kInternalOwner) {
+    return Status::InvalidArgument("pointer is not an allocation of heap " + path_);
+  }
   const std::uint64_t owner = h->owner;
   ObjectRecord* r = owner ? Record(owner - 1) : nullptr;
   if (owner && (!r || r->data_off != off)) return Status::InvalidArgument("pointer is not current object data");
@@ -145,7 +144,7 @@ Result<void*> HeapImpl::Realloc(void* ptr, std::size_t size) {
       log_->Set(r->size, std::uint64_t{size});
       AtomicField(r->version).fetch_add(1);
     }
-    op.Commit();
+    SHMHEAP_RETURN_IF_ERROR(op.Commit());
     return ptr;
   }
   auto data = arena_->Allocate(size, owner);
@@ -158,7 +157,7 @@ Result<void*> HeapImpl::Realloc(void* ptr, std::size_t size) {
   } else {
     SHMHEAP_RETURN_IF_ERROR(arena_->Free(off));
   }
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return static_cast<void*>(dst);
 }
 
@@ -188,7 +187,7 @@ Status HeapImpl::Replace(std::string_view name, std::span<const std::byte> bytes
   if (!data.ok()) return data.status();
   if (!bytes.empty()) std::memcpy(space_->Bytes(*data, bytes.size()), bytes.data(), bytes.size());
   SHMHEAP_RETURN_IF_ERROR(SwapData(*index, *data, bytes.size()));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -196,7 +195,7 @@ bool HeapImpl::AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const {
   bool found = false;
   for (std::uint32_t s : clients_->Attached()) {
     ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
-      if (e.record == index + 1 || (pinned_data && e.pinned_data == pinned_data)) found = true;
+      if (Load(e.record) == index + 1 || (pinned_data && Load(e.pinned_data) == pinned_data)) found = true;
     });
     if (found) return true;
   }
@@ -258,7 +257,7 @@ Status HeapImpl::Remove(std::string_view name) {
   if (!index.ok()) return index.status();
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(Unlink(*index));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -286,7 +285,7 @@ Status HeapImpl::Rename(std::string_view from, std::string_view to, bool no_repl
   log_->Set(r->name_hash, static_cast<std::uint32_t>(new_hash));
   log_->Set(r->ctime_ns, NowNs());
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(new_hash, *src));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -296,7 +295,7 @@ Status HeapImpl::SetType(std::string_view name, std::string_view type) {
   auto index = FindLocked(name);
   if (!index.ok()) return index.status();
   SHMHEAP_RETURN_IF_ERROR(SetTypeIndex(*index, type));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -348,7 +347,7 @@ Status HeapImpl::AfterRelease(std::uint64_t index, const ObjectLocks::Release& r
   Op op(this);
   if (rel.retired) SHMHEAP_RETURN_IF_ERROR(MaybeFreeRetired(rel.retired));
   if (rel.orphan) SHMHEAP_RETURN_IF_ERROR(MaybeFreeOrphan(index));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 

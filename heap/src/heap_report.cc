@@ -67,7 +67,7 @@ std::vector<ObjectInfo> HeapImpl::List() {
   } else {
     Op op(this);
     index_->ForEach([&](std::uint64_t i) { indexes.push_back(i); });
-    op.Commit();
+    op.Finish();
   }
   std::vector<ObjectInfo> out;
   out.reserve(indexes.size());
@@ -129,7 +129,7 @@ std::vector<std::string> HeapImpl::CheckAttached() {
   }
   Op op(this);
   CheckSpace(*space_, &file_, &problems);
-  op.Commit();
+  op.Finish();
   return problems;
 }
 
@@ -197,16 +197,40 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std
       break;
     }
   }
-  // Chunks owned by records but not referenced: retired versions must be pinned.
+  // The library's own chunks: exactly the index table, the record segments
+  // and the hold-table segments.
   std::unordered_map<std::uint64_t, bool> pinned;
+  std::unordered_map<std::uint64_t, const char*> internal;
+  internal[sb->index_table] = "name index table";
+  for (unsigned k = 0; k < format::kNumRecordSegments; ++k) {
+    if (sb->record_segments[k]) internal[sb->record_segments[k]] = "record segment";
+  }
   ClientTable clients(&space, &log, file);
   for (std::uint32_t s : clients.Attached()) {
-    ForEachHold(space, *clients.Get(s), [&](format::HoldEntry& e) {
-      if (e.pinned_data) pinned[e.pinned_data] = true;
+    const format::ClientSlot* c = clients.Get(s);
+    std::uint64_t seg = c->holds_off;
+    for (int i = 0; seg != 0 && i < 40; ++i) {
+      internal[seg] = "hold-table segment";
+      auto* hs = space.At<format::HoldSegment>(seg);
+      seg = hs ? hs->next : 0;
+    }
+    ForEachHold(space, *c, [&](format::HoldEntry& e) {
+      if (std::uint64_t d = Load(e.pinned_data)) pinned[d] = true;
     });
   }
+  for (const auto& [off, what] : internal) {
+    auto it = chunks.owner.find(off);
+    if (it == chunks.owner.end() || it->second != format::kInternalOwner) {
+      problems->push_back(std::string(what) + " at " + std::to_string(off) + " is not an internal chunk");
+    }
+  }
+  // Chunks owned by records but not referenced: retired versions must be pinned.
   for (const auto& [off, owner] : chunks.owner) {
-    if (owner == 0) continue;  // anonymous or internal
+    if (owner == 0) continue;  // anonymous
+    if (owner == format::kInternalOwner) {
+      if (!internal.count(off)) problems->push_back("internal chunk at " + std::to_string(off) + " is leaked");
+      continue;
+    }
     if (pinned.count(off)) continue;
     problems->push_back("chunk at " + std::to_string(off) + " belongs to record " + std::to_string(owner - 1) +
                         " but nothing references or pins it (leaked)");

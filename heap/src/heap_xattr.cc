@@ -90,7 +90,7 @@ Result<std::string> HeapImpl::GetXattr(ObjectId id, std::string_view name) {
   } else {
     Op op(this);
     all = LoadXattrs(*index);
-    op.Commit();
+    SHMHEAP_RETURN_IF_ERROR(op.Commit());
   }
   if (!all.ok()) return all.status();
   for (const auto& [n, v] : *all) {
@@ -104,7 +104,7 @@ Result<std::vector<std::string>> HeapImpl::ListXattr(ObjectId id) {
   if (!index.ok()) return index.status();
   Op op(this);
   auto all = LoadXattrs(*index);
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   if (!all.ok()) return all.status();
   std::vector<std::string> names;
   for (const auto& [n, v] : *all) names.push_back(n);
@@ -129,7 +129,7 @@ Status HeapImpl::SetXattr(ObjectId id, std::string_view name, std::string_view v
     all->emplace_back(std::string(name), std::string(value));
   }
   SHMHEAP_RETURN_IF_ERROR(StoreXattrs(*index, *all));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 
@@ -144,7 +144,7 @@ Status HeapImpl::RemoveXattr(ObjectId id, std::string_view name) {
   if (it == all->end()) return Status::NotFound("no attribute " + std::string(name));
   all->erase(it);
   SHMHEAP_RETURN_IF_ERROR(StoreXattrs(*index, *all));
-  op.Commit();
+  SHMHEAP_RETURN_IF_ERROR(op.Commit());
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // HoldTable implementation.
 #include "heap/src/hold_table.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace shmheap {
@@ -22,7 +23,7 @@ void WalkSegments(const Space& space, std::uint64_t first, F&& f) {
     if (!seg) return;
     auto* entries = space.At<HoldEntry>(off + sizeof(HoldSegment), seg->capacity);
     if (!entries) return;
-    f(seg, entries);
+    f(seg, entries, std::min(AtomicField(seg->used_high).load(std::memory_order_acquire), seg->capacity));
     off = AtomicField(seg->next).load(std::memory_order_acquire);
   }
 }
@@ -31,8 +32,8 @@ void WalkSegments(const Space& space, std::uint64_t first, F&& f) {
 
 void ForEachHold(const Space& space, const ClientSlot& slot, const std::function<void(HoldEntry&)>& fn) {
   std::uint64_t first = AtomicField(const_cast<ClientSlot&>(slot).holds_off).load(std::memory_order_acquire);
-  WalkSegments(space, first, [&](HoldSegment* seg, HoldEntry* e) {
-    for (std::uint32_t i = 0; i < seg->capacity; ++i) {
+  WalkSegments(space, first, [&](HoldSegment*, HoldEntry* e, std::uint32_t used) {
+    for (std::uint32_t i = 0; i < used; ++i) {
       if (AtomicField(e[i].record).load(std::memory_order_acquire) != 0) fn(e[i]);
     }
   });
@@ -48,25 +49,36 @@ HoldEntry* HoldTable::FindOrInsert(Key key, UndoLog* log) {
   if (free_.empty()) return nullptr;
   HoldEntry* e = free_.back();
   free_.pop_back();
+  RaiseHighWater(e);
   if (log) {
     log->LogRange(e, sizeof(HoldEntry));
   }
-  e->owner = key.owner;
-  e->mode = 0;
-  e->count = 0;
-  e->pinned_data = 0;
+  Store(e->owner, key.owner);
+  Store(e->mode, 0u);
+  Store(e->count, 0u);
+  Store(e->pinned_data, std::uint64_t{0});
   AtomicField(e->record).store(key.record, std::memory_order_release);
   map_.emplace(key, e);
   return e;
+}
+
+void HoldTable::RaiseHighWater(HoldEntry* e) {
+  // Entries are handed out lowest first, so the high-water mark stays close
+  // to the number of holds and scans by other processes stay short.
+  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment* seg, HoldEntry* entries, std::uint32_t used) {
+    if (e < entries || e >= entries + seg->capacity) return;
+    const auto index = static_cast<std::uint32_t>(e - entries);
+    if (index + 1 > used) AtomicField(seg->used_high).store(index + 1, std::memory_order_release);
+  });
 }
 
 void HoldTable::Remove(HoldEntry* e, UndoLog* log) {
   map_.erase(Key{e->record, e->owner});
   if (log) log->LogRange(e, sizeof(HoldEntry));
   AtomicField(e->record).store(0, std::memory_order_release);
-  e->mode = 0;
-  e->count = 0;
-  e->pinned_data = 0;
+  Store(e->mode, 0u);
+  Store(e->count, 0u);
+  Store(e->pinned_data, std::uint64_t{0});
   free_.push_back(e);
 }
 
@@ -78,7 +90,6 @@ bool HoldTable::NeedsReserve(std::uint32_t n) {
 Status HoldTable::Reserve(Arena* arena, UndoLog* log, std::uint32_t n) {
   std::uint32_t cap = kFirstSegment;
   std::uint64_t last = 0;
-  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment*, HoldEntry*) {});
   {
     std::lock_guard<std::mutex> g(mu_);
     if (free_.size() >= n) return Status::Ok();
@@ -93,7 +104,7 @@ Status HoldTable::Reserve(Arena* arena, UndoLog* log, std::uint32_t n) {
     off = seg->next;
   }
   while (cap < n) cap *= 2;
-  auto chunk = arena->Allocate(sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry), 0);
+  auto chunk = arena->Allocate(sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry), format::kInternalOwner);
   if (!chunk.ok()) return chunk.status();
   std::byte* p = space_->Bytes(*chunk, sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry));
   std::memset(p, 0, sizeof(HoldSegment) + std::uint64_t{cap} * sizeof(HoldEntry));
@@ -112,7 +123,7 @@ void HoldTable::Reload() {
   std::lock_guard<std::mutex> g(mu_);
   map_.clear();
   free_.clear();
-  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment* seg, HoldEntry* e) {
+  WalkSegments(*space_, slot_->holds_off, [&](HoldSegment* seg, HoldEntry* e, std::uint32_t) {
     for (std::uint32_t i = seg->capacity; i-- > 0;) {
       if (e[i].record == 0) {
         free_.push_back(&e[i]);

@@ -26,6 +26,20 @@
 
 namespace shmheap {
 
+// Hold entries are shared memory that other threads and processes read
+// while their client changes them: every access outside that client's
+// HoldTable::mu() is a relaxed atomic (Load/Store below). Each field is read
+// on its own, so a scan may see an entry half-updated; scans that need a
+// stable view of an object's entries hold that object's lock section.
+template <typename T>
+inline T Load(const T& field) {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+template <typename T>
+inline void Store(T& field, T value) {
+  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
+
 // Calls fn(entry) for every non-empty entry in the hold table of `slot`.
 // Safe at any time; entries may change while being read (callers that need a
 // stable view hold the relevant object's lock section).
@@ -63,6 +77,8 @@ class HoldTable {
   std::mutex& mu() { return mu_; }
 
  private:
+  void RaiseHighWater(format::HoldEntry* e);  // REQUIRES: mu_
+
   struct KeyHash {
     std::size_t operator()(const Key& k) const noexcept {
       return static_cast<std::size_t>(k.record * 0x9E3779B97F4A7C15ull ^ k.owner);

@@ -68,7 +68,7 @@ std::uint64_t* ObjectIndex::Table(std::uint64_t* cap) const {
 
 Status ObjectIndex::Format() {
   auto* sb = space_->sb();
-  auto chunk = arena_->Allocate(kMinCapacity * sizeof(IndexEntry), 0);
+  auto chunk = arena_->Allocate(kMinCapacity * sizeof(IndexEntry), format::kInternalOwner);
   if (!chunk.ok()) return chunk.status();
   std::memset(space_->Bytes(*chunk, kMinCapacity * sizeof(IndexEntry)), 0, kMinCapacity * sizeof(IndexEntry));
   sb->index_table = *chunk;
@@ -184,7 +184,7 @@ Status ObjectIndex::Rebuild(std::uint64_t new_cap) {
   std::uint64_t cap;
   std::uint64_t* old = Table(&cap);
   const std::uint64_t old_off = sb->index_table;
-  auto chunk = arena_->Allocate(new_cap * sizeof(IndexEntry), 0);
+  auto chunk = arena_->Allocate(new_cap * sizeof(IndexEntry), format::kInternalOwner);
   if (!chunk.ok()) return chunk.status();
   // The new table is unreachable until published: fill it without logging.
   auto* t = space_->At<std::uint64_t>(*chunk, new_cap);

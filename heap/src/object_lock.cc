@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "heap/src/clock.h"
 #include "heap/src/log.h"
 #include "heap/src/shared_mutex.h"
 
@@ -30,16 +31,8 @@ using format::ObjectRecord;
 namespace {
 
 constexpr std::uint32_t kHeldMask = 0xFF;
-inline std::uint32_t Held(const HoldEntry& e) { return e.mode & kHeldMask; }
-inline std::uint32_t Wanted(const HoldEntry& e) { return (e.mode >> 8) & kHeldMask; }
-// Modification times need no precision finer than a tick; the coarse clock
-// costs a few nanoseconds on the unlock path.
-std::int64_t CoarseRealtimeNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
+inline std::uint32_t Held(const HoldEntry& e) { return Load(e.mode) & kHeldMask; }
+inline std::uint32_t Wanted(const HoldEntry& e) { return (Load(e.mode) >> 8) & kHeldMask; }
 inline bool LiveRecord(const ObjectRecord& r) {
   return r.state == format::kRecordLive || r.state == format::kRecordOrphan;
 }
@@ -107,12 +100,11 @@ std::uint32_t ObjectLocks::Recount(std::uint64_t index) {
     const bool dead = clients_->IsDead(s, self_);
     format::ClientSlot* slot = clients_->Get(s);
     ForEachHold(*space_, *slot, [&](HoldEntry& e) {
-      if (e.record != index + 1) return;
+      if (Load(e.record) != index + 1) return;
       std::uint32_t held = Held(e);
       if (dead) {
         // Keep the pin (the reaper frees a retired version), drop the lock.
-        if (held == kHoldRead || held == kHoldWrite) e.mode = kHoldPin;
-        e.mode &= kHeldMask;
+        Store(e.mode, (held == kHoldRead || held == kHoldWrite) ? static_cast<std::uint32_t>(kHoldPin) : held);
         return;
       }
       if (held == kHoldRead) ++readers;
@@ -163,10 +155,10 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
         Exit(*r, AtomicField(r->lock_word).load() & ~kLockSectionMask, false);
         continue;
       }
-      if (held == 0) e->pinned_data = r->data_off;
-      if (held == 0 || (held == kHoldRead && mode == kHoldWrite)) e->mode = mode;
-      e->mode &= kHeldMask;  // no longer waiting
-      e->count += 1;
+      if (held == 0) Store(e->pinned_data, r->data_off);
+      // The mode held (upgraded if so), and no longer waiting.
+      Store(e->mode, (held == 0 || (held == kHoldRead && mode == kHoldWrite)) ? static_cast<std::uint32_t>(mode) : held);
+      Store(e->count, e->count + 1);
       Grant out{e->pinned_data, r->size};
       g.unlock();
       Exit(*r, st, false);
@@ -176,7 +168,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
     if (try_only || (cancel && cancel->load(std::memory_order_relaxed)) ||
         (deadline_ns > 0 && MonotonicNs() >= deadline_ns)) {
       if (e && held == 0) holds_->Remove(e, nullptr);
-      else if (e) e->mode &= kHeldMask;
+      else if (e) Store(e->mode, held);
       g.unlock();
       Exit(*r, st, false);
       if (try_only) return Status::Busy("object lock is held");
@@ -185,7 +177,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
     }
     // Record what we wait for (deadlock detection reads it), then sleep.
     if (!e) e = holds_->FindOrInsert(key, nullptr);
-    if (e) e->mode = held | (static_cast<std::uint32_t>(mode) << 8);
+    if (e) Store(e->mode, held | (static_cast<std::uint32_t>(mode) << 8));
     std::uint32_t seq = AtomicField(r->wake_seq).load(std::memory_order_acquire);
     st |= kLockWaiters | (mode == kHoldWrite ? kLockWriterWaiting : 0);
     g.unlock();
@@ -217,7 +209,7 @@ void ObjectLocks::CancelWait(ObjectRecord& r, std::uint64_t index, std::uint64_t
     std::lock_guard<std::mutex> g(holds_->mu());
     if (HoldEntry* e = holds_->Find({index + 1, owner})) {
       if (Held(*e) == 0) holds_->Remove(e, nullptr);
-      else e->mode &= kHeldMask;
+      else Store(e->mode, Held(*e));
     }
   }
   // Wake others: a waiting writer's flag may have held back readers.
@@ -237,7 +229,8 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
     return Status::InvalidArgument("object is not locked by this owner");
   }
   Release out;
-  if (--e->count == 0) {
+  Store(e->count, e->count - 1);
+  if (e->count == 0) {
     if (held == kHoldRead) {
       if (st & kLockReadersMask) st -= 1;
     } else {
@@ -245,7 +238,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
       AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
       // The writer may have changed the bytes: file users (and NFS clients,
       // which validate caches by mtime) must see a new modification time.
-      AtomicField(r->mtime_ns).store(CoarseRealtimeNs(), std::memory_order_relaxed);
+      AtomicField(r->mtime_ns).store(CoarseNowNs(), std::memory_order_relaxed);
     }
     if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
     holds_->Remove(e, nullptr);
@@ -268,7 +261,7 @@ Status ObjectLocks::Downgrade(std::uint64_t index, std::uint64_t owner) {
     Exit(*r, st, false);
     return Status::InvalidArgument("object is not write-locked by this owner");
   }
-  e->mode = kHoldRead;
+  Store(e->mode, static_cast<std::uint32_t>(kHoldRead));
   st = (st & ~kLockWriter) + 1;
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   g.unlock();
@@ -294,10 +287,10 @@ Result<ObjectLocks::Grant> ObjectLocks::Pin(std::uint64_t index, std::uint64_t g
       continue;
     }
     if (e->count == 0) {
-      e->mode = kHoldPin;
-      e->pinned_data = r->data_off;
+      Store(e->mode, static_cast<std::uint32_t>(kHoldPin));
+      Store(e->pinned_data, r->data_off);
     }
-    e->count += 1;
+    Store(e->count, e->count + 1);
     Grant out{e->pinned_data, r->size};
     g.unlock();
     Exit(*r, st, false);
@@ -317,7 +310,8 @@ Result<ObjectLocks::Release> ObjectLocks::Unpin(std::uint64_t index, std::uint64
     Exit(*r, st, false);
     return Status::InvalidArgument("object is not pinned by this owner");
   }
-  if (--e->count == 0) {
+  Store(e->count, e->count - 1);
+  if (e->count == 0) {
     if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
     holds_->Remove(e, nullptr);
     out.released = true;
@@ -342,9 +336,9 @@ bool ObjectLocks::WouldDeadlock(std::uint64_t index, std::uint64_t owner, HoldMo
     if (clients_->IsDead(s, self_)) continue;
     ForEachHold(*space_, *clients_->Get(s), [&](HoldEntry& e) {
       std::uint32_t held = Held(e), wanted = Wanted(e);
-      Node n{s, e.owner};
-      if (held == kHoldRead || held == kHoldWrite) holders[e.record].push_back({n, held});
-      if (wanted) waits[n] = {e.record, wanted};
+      Node n{s, Load(e.owner)};
+      if (held == kHoldRead || held == kHoldWrite) holders[Load(e.record)].push_back({n, held});
+      if (wanted) waits[n] = {Load(e.record), wanted};
     });
   }
   const Node me{self_, owner};

@@ -48,7 +48,7 @@ Result<std::uint64_t> RecordTable::Allocate() {
     unsigned k = SegmentOf(index, &first);
     if (k >= format::kNumRecordSegments) return Status::NoSpace("object table is full");
     if (sb->record_segments[k] == 0) {
-      auto seg = arena_->Allocate((kRecordSeg0 << k) * sizeof(ObjectRecord), 0);
+      auto seg = arena_->Allocate((kRecordSeg0 << k) * sizeof(ObjectRecord), format::kInternalOwner);
       if (!seg.ok()) return seg.status();
       // Fresh memory, unreachable until the logged store below publishes it.
       std::memset(space_->Bytes(*seg, (kRecordSeg0 << k) * sizeof(ObjectRecord)), 0,

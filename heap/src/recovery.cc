@@ -72,6 +72,7 @@ Status ValidateSuperblock(const Superblock& sb, std::uint64_t real_size, const s
     return bad("name index (offset " + std::to_string(sb.index_table) + ", capacity " +
                std::to_string(sb.index_capacity) + ") out of bounds");
   }
+  if (sb.client_high > format::kMaxClients) return bad("client high-water mark " + std::to_string(sb.client_high));
   if (sb.record_high > format::kMaxRecords || sb.record_free > sb.record_high) {
     return bad("record table counters " + std::to_string(sb.record_high) + "/" + std::to_string(sb.record_free));
   }

@@ -51,7 +51,7 @@ void FutexWake(std::uint32_t* word, int n) {
 
 Status HeapMutex::Lock() { return LockFor(-1); }
 
-Status HeapMutex::LockFor(std::int64_t timeout_ns) {
+Status HeapMutex::LockFor(std::int64_t timeout_ns, bool self_is_stale) {
   auto w = Word(word_);
   std::uint32_t expected = 0;
   if (w.compare_exchange_strong(expected, self_, std::memory_order_acquire)) return Status::Ok();
@@ -79,7 +79,8 @@ Status HeapMutex::LockFor(std::int64_t timeout_ns) {
     std::int64_t now = MonotonicNs();
     if (now >= next_check) {
       std::uint32_t owner = (cur & ~kWaiters) - 1;
-      if (owner + 1 != self_ && is_dead_ && is_dead_(owner)) {
+      const bool dead = owner + 1 == self_ ? self_is_stale : (is_dead_ && is_dead_(owner));
+      if (dead) {
         if (w.compare_exchange_strong(cur, self_ | kWaiters, std::memory_order_acquire)) {
           Log()->warn("heap mutex: owner in client slot {} died holding it; taking over", owner);
           return Status::OwnerDead("heap mutex owner died");

@@ -53,8 +53,11 @@ class HeapMutex {
   // taken over from a dead owner (the mutex is then held, and the caller must
   // recover). Never fails otherwise.
   Status Lock();
-  // Like Lock but gives up with kTimedOut after timeout_ns.
-  Status LockFor(std::int64_t timeout_ns);
+  // Like Lock but gives up with kTimedOut after timeout_ns. With
+  // `self_is_stale` (only while attaching, when no thread of this process
+  // can hold the mutex yet) a word naming our own slot is a leftover of a
+  // process that died holding it with the same slot, and is taken over.
+  Status LockFor(std::int64_t timeout_ns, bool self_is_stale = false);
   // REQUIRES: held by this process.
   void Unlock();
   // The slot that holds the mutex, or -1 when free.

@@ -51,6 +51,17 @@ class UndoLog {
     field = value;
   }
 
+  // Like Set, for a field that other threads read without the heap mutex
+  // (hold entries): the store is a relaxed atomic.
+  template <typename T>
+  void SetAtomic(T& field, T value) {
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8);
+    LogWord(&field, sizeof(T));
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_release);
+    std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+  }
+
   // Logs `len` bytes at `p` (8-aligned, multiple of 8) before the caller
   // overwrites them. For small structs changed field by field.
   void LogRange(void* p, std::uint64_t len);

@@ -31,20 +31,16 @@
 // Exit status: 0 when every round passed, 1 on the first failing round, 2 on
 // bad usage.
 //
-// Two kinds of operation are off by default because they hit known library
-// bugs (see tests/unit/heap/rollback_test.cc and dead_client_test.cc):
-//   --rename-over-existing  renames onto an existing name. BUG: a Rename
-//       interrupted after it freed the target's chunks corrupts the target's
-//       type string (unlogged write into a chunk freed in the same operation).
-//   --kill-in-attach        also kills 0-20 ms after fork, often inside attach.
-//       BUG: a kill after attach took the heap mutex but before the client
-//       slot was marked attached makes every later attach hang.
-//   --release-changed-holds  releases held locks on objects that were changed
-//       (replaced, removed...) while held; by default such a lock is kept
-//       until the kill, so the reaper frees what it pinned. BUG: a kill
-//       between the release and its follow-up free leaks the pinned version
-//       or the orphan record.
-// Turn them on by default once those are fixed.
+// Three kinds of operation once found library bugs and are now always on
+// (the flags are kept so old command lines still work):
+//   --rename-over-existing  renames onto an existing name (a Rename
+//       interrupted after freeing the target's chunks corrupted the target).
+//   --kill-in-attach        also kills 0-20 ms after fork, often inside attach
+//       (a kill holding the heap mutex before the slot was marked attached
+//       made every later attach hang).
+//   --release-changed-holds  releases held locks on objects changed while
+//       held (a kill between the release and its follow-up free leaked the
+//       pinned version or the orphan record).
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -223,7 +219,8 @@ class Worker {
   // A lock kept across other operations, with the contents it saw.
   std::optional<LockGuard> held_;
   std::vector<std::byte> held_bytes_;
-  std::string held_name_;
+  std::string held_name_;   // the name it was locked by (for messages)
+  std::string held_track_;  // its current name ("" once unlinked)
   bool held_resized_ = false;
   bool held_changed_ = false;  // the held object was changed or unlinked meanwhile
   struct Anon {
@@ -261,8 +258,17 @@ void Worker::Reported(Msg m, const std::function<Status()>& call) {
   Send(m);
   if (!s.ok()) Fail(std::string(OpName(m.op)) + " " + NameOf(m.a) + ": " + s.ToString());
   Apply(model_, m);
-  if (m.op == kRealloc && NameOf(m.a) == held_name_) held_resized_ = true;
-  if (NameOf(m.a) == held_name_ || (m.op == kRename && NameOf(m.b) == held_name_)) held_changed_ = true;
+  if (m.op == kRealloc && NameOf(m.a) == held_track_) held_resized_ = true;
+  if (NameOf(m.a) == held_track_ || (m.op == kRename && NameOf(m.b) == held_track_)) held_changed_ = true;
+  // Follow the held object under its new name (a realloc by that name
+  // resizes it in place); an object renamed over it unlinks it.
+  if (m.op == kRename && NameOf(m.a) == held_track_) {
+    held_track_ = NameOf(m.b);
+  } else if (m.op == kRename && NameOf(m.b) == held_track_) {
+    held_track_.clear();
+  } else if ((m.op == kRemove || m.op == kFree) && NameOf(m.a) == held_track_) {
+    held_track_.clear();
+  }
 }
 
 void Worker::Verify(std::uint32_t i) {
@@ -386,6 +392,7 @@ void Worker::HoldOp() {
                        std::chrono::seconds(5));
   if (!g.ok()) Fail("hold " + held_name_ + ": " + g.status().ToString());
   held_bytes_.assign(g->data().begin(), g->data().end());
+  held_track_ = held_name_;
   held_resized_ = false;
   held_changed_ = false;
   held_.emplace(std::move(*g));
@@ -437,9 +444,9 @@ struct Config {
   std::uint64_t seed = 0;
   std::string dir;
   bool verbose = false;
-  bool rename_over_existing = false;
-  bool kill_in_attach = false;
-  bool release_changed_holds = false;
+  bool rename_over_existing = true;
+  bool kill_in_attach = true;
+  bool release_changed_holds = true;
 };
 
 struct Totals {

@@ -12,6 +12,9 @@ namespace shmheap::format {
 
 inline constexpr std::uint32_t kChunkMagic = 0xB10CC0DEu;
 inline constexpr std::uint32_t kChunkRetired = 1;
+// Owner of the library's own chunks (name index table, record segments,
+// hold-table segments): never a valid argument to free or realloc.
+inline constexpr std::uint64_t kInternalOwner = ~0ull;
 
 struct ChunkHeader {
   std::uint32_t magic;      // 0: kChunkMagic while allocated. Else: not a chunk start.

@@ -78,12 +78,14 @@ SHMHEAP_FORMAT_FIELD(HoldEntry, pinned_data, 24);
 struct HoldSegment {
   std::uint64_t next;      // 0: atomic; data offset of the next segment, 0 = none.
   std::uint32_t capacity;  // 8: entries that follow the header.
-  std::uint32_t reserved0; // 12
+  std::uint32_t used_high; // 12: atomic; entries [0, used_high) may be in use; scans stop
+                           //     there. Only grows while the client is attached.
   std::uint64_t reserved1; // 16
   std::uint64_t reserved2; // 24
 };
 SHMHEAP_FORMAT_STRUCT(HoldSegment, 32);
 SHMHEAP_FORMAT_FIELD(HoldSegment, capacity, 8);
+SHMHEAP_FORMAT_FIELD(HoldSegment, used_high, 12);
 
 // Object lock word (ObjectRecord::lock_word):
 //   bits 0..15   number of READ holds (distinct client/owner pairs)

@@ -80,7 +80,10 @@ struct Superblock {
   std::uint64_t heap_id;           // 816: persistent small id chosen at creation (random).
   std::uint64_t recoveries;        // 824: times recovery rolled back an operation.
   std::uint64_t index_capacity;    // 832: entries in the index table, a power of two >= 1024.
-  std::uint8_t reserved[kBlockSize - 840];  // zero
+  std::uint32_t client_high;       // 840: atomic; highest client slot ever used + 1 (scans of the
+                                   //     client table stop here). Only grows. <= kMaxClients.
+  std::uint32_t reserved0;         // 844: zero.
+  std::uint8_t reserved[kBlockSize - 848];  // zero
 };
 SHMHEAP_FORMAT_STRUCT(Superblock, kBlockSize);
 SHMHEAP_FORMAT_FIELD(Superblock, format_version, 8);
@@ -106,6 +109,7 @@ SHMHEAP_FORMAT_FIELD(Superblock, index_table, 792);
 SHMHEAP_FORMAT_FIELD(Superblock, heap_id, 816);
 SHMHEAP_FORMAT_FIELD(Superblock, recoveries, 824);
 SHMHEAP_FORMAT_FIELD(Superblock, index_capacity, 832);
+SHMHEAP_FORMAT_FIELD(Superblock, client_high, 840);
 
 }  // namespace shmheap::format
 

@@ -38,14 +38,19 @@ class ArenaTest : public ::testing::Test {
     return problems;
   }
 
+  // Commits as HeapImpl::Op does: deferred frees first (growth may free
+  // the old page table).
   std::uint64_t Alloc(std::uint64_t n) {
     auto r = arena_->Allocate(n, 0);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(arena_->FlushFrees().ok());
     log_->Commit();
     return r.ok() ? *r : 0;
   }
+  // Frees take effect when the operation commits (Arena::FlushFrees).
   void FreeIt(std::uint64_t off) {
     EXPECT_TRUE(arena_->Free(off).ok());
+    EXPECT_TRUE(arena_->FlushFrees().ok());
     log_->Commit();
   }
 
@@ -114,11 +119,27 @@ TEST_F(ArenaTest, RollbackUndoesAPartialOperation) {
   ASSERT_TRUE(arena_->Allocate(5000, 0).ok());
   ASSERT_TRUE(arena_->Allocate(50, 0).ok());
   ASSERT_TRUE(arena_->Free(keep).ok());
+  arena_->DropFrees();
   auto undone = log_->Rollback();  // as if the process died before committing
   ASSERT_TRUE(undone.ok());
   EXPECT_GT(*undone, 0u);
   EXPECT_EQ(space_->sb()->alloc_count, before);
   EXPECT_NE(arena_->Header(keep), nullptr);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, MemoryFreedInAnOperationIsNotReusedByIt) {
+  std::uint64_t a = Alloc(100);
+  std::memcpy(space_->Bytes(a, 4), "live", 4);
+  ASSERT_TRUE(arena_->Free(a).ok());
+  EXPECT_EQ(arena_->Free(a).code(), Code::kInvalidArgument) << "freed twice in one operation";
+  auto b = arena_->Allocate(100, 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(*b, a) << "an operation must not get back memory it freed: a rollback revives it";
+  std::memset(space_->Bytes(*b, 100), 0, 100);  // the unlogged "fresh memory" write
+  arena_->DropFrees();
+  ASSERT_TRUE(log_->Rollback().ok());
+  EXPECT_EQ(std::memcmp(space_->Bytes(a, 4), "live", 4), 0);
   EXPECT_TRUE(Check().empty());
 }
 
@@ -140,6 +161,7 @@ TEST_F(ArenaTest, RandomMixStaysConsistent) {
       std::uint64_t n = rng() % 4 == 0 ? rng() % 70000 : rng() % 600;
       auto r = arena_->Allocate(n, 0);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_TRUE(arena_->FlushFrees().ok());
       log_->Commit();
       std::memset(space_->Bytes(*r, n), 0xAB, n);  // writing must not break metadata
       live[*r] = n;
@@ -153,6 +175,7 @@ TEST_F(ArenaTest, RandomMixStaysConsistent) {
   EXPECT_TRUE(Check().empty());
   for (auto& [o, n] : live) FreeIt(o);
   arena_->Trim();  // releases the one empty block each class keeps
+  ASSERT_TRUE(arena_->FlushFrees().ok());
   log_->Commit();
   auto problems = Check();
   EXPECT_TRUE(problems.empty()) << problems.front();

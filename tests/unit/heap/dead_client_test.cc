@@ -297,11 +297,11 @@ void KillBetweenUnlockAndItsFree(Heap& heap, const std::string& path, const std:
   heap.ReapDeadClients();
 }
 
-// BUG: heap/src/object_lock.cc ObjectLocks::Unlock drops the hold (unlogged,
+// Regression (fixed): heap/src/object_lock.cc ObjectLocks::Unlock drops the hold (unlogged,
 // outside the heap mutex) before HeapImpl::AfterRelease frees the retired
 // version it pinned; a death in between leaks that version for good (the
 // reaper no longer sees a hold, nothing else sweeps). See the report.
-TEST_F(DeadClientTest, DISABLED_RetiredVersionIsFreedWhenItsReaderDiesReleasingIt) {
+TEST_F(DeadClientTest, RetiredVersionIsFreedWhenItsReaderDiesReleasingIt) {
   auto heap = Create();
   ASSERT_TRUE(heap);
   ASSERT_TRUE(heap->Allocate("obj", 3000).ok());
@@ -313,9 +313,9 @@ TEST_F(DeadClientTest, DISABLED_RetiredVersionIsFreedWhenItsReaderDiesReleasingI
   ExpectConsistent(*heap);
 }
 
-// BUG: as above, for an object removed while the dying process held it: the
+// Regression (fixed): as above, for an object removed while the dying process held it: the
 // orphan record and its data stay allocated for good.
-TEST_F(DeadClientTest, DISABLED_OrphanIsFreedWhenItsLastHolderDiesReleasingIt) {
+TEST_F(DeadClientTest, OrphanIsFreedWhenItsLastHolderDiesReleasingIt) {
   auto heap = Create();
   ASSERT_TRUE(heap);
   ASSERT_TRUE(heap->Allocate("obj", 3000).ok());
@@ -335,9 +335,9 @@ TEST_F(DeadClientTest, DISABLED_OrphanIsFreedWhenItsLastHolderDiesReleasingIt) {
 // needs more undo-log entries than the log has (format::kUndoCapacity), and
 // UndoLog::LogWord aborts the process. Since every attach reaps dead
 // clients, every later attach then aborts too: the heap is unusable.
-// BUG: heap/src/heap_impl.cc HeapImpl::ReapClient (one Op for all holds);
+// Regression (fixed): heap/src/heap_impl.cc HeapImpl::ReapClient (one Op for all holds);
 // see the report.
-TEST_F(DeadClientTest, DISABLED_ReapingAClientThatHeldManyRemovedObjectsSucceeds) {
+TEST_F(DeadClientTest, ReapingAClientThatHeldManyRemovedObjectsSucceeds) {
   constexpr int kObjects = 1000;
   auto heap = Create();
   ASSERT_TRUE(heap);
@@ -396,17 +396,17 @@ int AttachInChild(const std::string& path) {
 
 // The next attacher reserves the lowest free slot, which is the dead one, and
 // then waits for "its own" slot to release the mutex: forever.
-// BUG: heap/src/shared_mutex.cc HeapMutex::LockFor never declares its own
+// Regression (fixed): heap/src/shared_mutex.cc HeapMutex::LockFor never declares its own
 // slot dead, and ClientTable::IsDead treats a free slot as alive; see the report.
-TEST_F(DeadClientTest, DISABLED_AttachAfterAttacherKilledHoldingHeapMutexDoesNotHang) {
+TEST_F(DeadClientTest, AttachAfterAttacherKilledHoldingHeapMutexDoesNotHang) {
   Create().reset();
   LeaveHeapMutexToDeadAttacher(path(), 0);
   EXPECT_EQ(AttachInChild(path()), 0) << "attach hung (-2) or failed";
 }
 
 // Same, when the dead attacher's slot is not the one the next attacher gets.
-// BUG: as above (ClientTable::IsDead returns false for a free slot).
-TEST_F(DeadClientTest, DISABLED_AttachAfterAttacherInOtherSlotKilledHoldingHeapMutexDoesNotHang) {
+// Regression (fixed): as above (ClientTable::IsDead returns false for a free slot).
+TEST_F(DeadClientTest, AttachAfterAttacherInOtherSlotKilledHoldingHeapMutexDoesNotHang) {
   Create().reset();
   LeaveHeapMutexToDeadAttacher(path(), 5);
   EXPECT_EQ(AttachInChild(path()), 0) << "attach hung (-2) or failed";

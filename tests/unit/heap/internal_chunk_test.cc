@@ -13,13 +13,13 @@
 namespace shmheap {
 namespace {
 
-// BUG: heap/src/heap_objects.cc HeapImpl::Free (and Realloc) treat every
+// Regression (fixed): heap/src/heap_objects.cc HeapImpl::Free (and Realloc) treat every
 // chunk with owner 0 as anonymous memory, so Free(base + index_table) frees
 // the live name index: the check still passes (CheckSpace does not verify
 // that the superblock's index table and record segments are allocated
 // chunks), and the next allocations overwrite the index (855 problems after
 // 2000 allocations). See the report.
-TEST(InternalChunkTest, DISABLED_FreeOfTheNameIndexTableIsRejected) {
+TEST(InternalChunkTest, FreeOfTheNameIndexTableIsRejected) {
   testing::ShmDir dir;
   Options o;
   o.mode = OpenMode::kCreate;

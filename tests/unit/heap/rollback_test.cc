@@ -59,9 +59,9 @@ class RollbackTest : public ::testing::Test {
 // holds the new name. Found by tests/crash/crash_harness (seeds 11 and 12:
 // "interrupted rename of obj-10 ...: obj-15: type 'obj-15148', model
 // 'type/2148'").
-// BUG: heap/src/heap_objects.cc HeapImpl::Rename (StoreString after Unlink)
+// Regression (fixed): heap/src/heap_objects.cc HeapImpl::Rename (StoreString after Unlink)
 // and the arena's "fresh chunk: unlogged" assumption; see the report.
-TEST_F(RollbackTest, DISABLED_FailedRenameOverTypedTargetKeepsTheTargetsType) {
+TEST_F(RollbackTest, FailedRenameOverTypedTargetKeepsTheTargetsType) {
   const std::string target(40, 'T');  // its name and type chunks share a size class with the new name
   const std::string type(40, 'y');
   auto t = heap_->Allocate(target, 1);
@@ -97,9 +97,9 @@ TEST_F(RollbackTest, DISABLED_FailedRenameOverTypedTargetKeepsTheTargetsType) {
 // trimmed block as a small block, but with its free-chunk links overwritten:
 // its next allocations fail with kCorruption (or, with other offsets, hand
 // out one chunk twice). So fixing Rename's order alone is not enough.
-// BUG: heap/src/arena.cc Arena::AllocateSmall (unlogged threading) after
+// Regression (fixed): heap/src/arena.cc Arena::AllocateSmall (unlogged threading) after
 // Arena::Trim in the same operation; see the report.
-TEST_F(RollbackTest, DISABLED_FailedRenameLeavesTrimmedSmallBlockIntact) {
+TEST_F(RollbackTest, FailedRenameLeavesTrimmedSmallBlockIntact) {
   // Two chunks of the 2048-byte class fill one block; both are freed below,
   // after the heap is full, so it is the only, wholly free block of its class.
   auto a1 = heap_->AllocateAnonymous(2000);
