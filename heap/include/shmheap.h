@@ -153,6 +153,20 @@ int shmheap_flush(shmheap_t *h);
  * could not be attached at all (its reason is in the report too). */
 int shmheap_check(const char *path, FILE *report);
 
+/* Counting semaphores kept as heap objects (Minibase's latches): named
+ * objects of type "shmheap.semaphore" any attached process may wait on or
+ * post. Not owned: a process that dies after a wait does not give its unit
+ * back (use object locks for crash-safe mutual exclusion).
+ * create: ENOSPC/EEXIST/EINVAL as shmalloc. wait: blocks while the count is
+ * 0. trywait: EAGAIN when 0. post: wakes one waiter. getvalue: *value set.
+ * All return 0 or -1 with errno (ENOENT, EINVAL if `name` is not a
+ * semaphore, ESTALE if removed while waiting). */
+int shmheap_sem_create(shmheap_t *h, const char *name, unsigned value);
+int shmheap_sem_wait(shmheap_t *h, const char *name);
+int shmheap_sem_trywait(shmheap_t *h, const char *name);
+int shmheap_sem_post(shmheap_t *h, const char *name);
+int shmheap_sem_getvalue(shmheap_t *h, const char *name, unsigned *value);
+
 /* A message describing the last failure in the calling thread ("" if none). */
 const char *shmheap_last_error(void);
 

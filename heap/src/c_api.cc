@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <new>
 #include <string>
 
@@ -210,6 +211,37 @@ int shmheap_check(const char* path, FILE* report) {
       if (problems.empty()) std::fprintf(report, "%s: consistent\n", path);
     }
     return problems.empty() ? 0 : 1;
+  });
+}
+
+namespace {
+int SemCall(shmheap_t* h, const char* name, const std::function<shmheap::Status(shmheap::Heap&)>& f) {
+  return Guard(-1, [&] {
+    if (!h || !name) return FailErrno(EINVAL, "NULL heap or name", -1);
+    shmheap::Status s = f(*h->heap);
+    return s.ok() ? 0 : Fail(s, -1);
+  });
+}
+}  // namespace
+
+int shmheap_sem_create(shmheap_t* h, const char* name, unsigned value) {
+  return SemCall(h, name, [&](shmheap::Heap& heap) { return heap.SemCreate(name, value); });
+}
+int shmheap_sem_wait(shmheap_t* h, const char* name) {
+  return SemCall(h, name, [&](shmheap::Heap& heap) { return heap.SemWait(name); });
+}
+int shmheap_sem_trywait(shmheap_t* h, const char* name) {
+  return SemCall(h, name, [&](shmheap::Heap& heap) { return heap.SemTryWait(name); });
+}
+int shmheap_sem_post(shmheap_t* h, const char* name) {
+  return SemCall(h, name, [&](shmheap::Heap& heap) { return heap.SemPost(name); });
+}
+int shmheap_sem_getvalue(shmheap_t* h, const char* name, unsigned* value) {
+  return SemCall(h, name, [&](shmheap::Heap& heap) {
+    auto v = heap.SemValue(name);
+    if (!v.ok()) return v.status();
+    if (value) *value = *v;
+    return shmheap::Status::Ok();
   });
 }
 

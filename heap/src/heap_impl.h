@@ -88,6 +88,11 @@ class HeapImpl final : public Heap {
   std::uint64_t ObjectCount() override;
   Result<ObjectId> IdOf(std::uint64_t inode) override;
   std::string uuid() const override;
+  Status SemCreate(std::string_view name, std::uint32_t initial) override;
+  Status SemWait(std::string_view name, std::optional<std::chrono::nanoseconds> timeout) override;
+  Status SemTryWait(std::string_view name) override;
+  Status SemPost(std::string_view name) override;
+  Result<std::uint32_t> SemValue(std::string_view name) override;
   Status Flush() override;
   std::vector<ClientInfo> Clients() override;
   HeapStats Stats() override;
@@ -162,6 +167,8 @@ class HeapImpl final : public Heap {
   using Xattrs = std::vector<std::pair<std::string, std::string>>;
   Result<Xattrs> LoadXattrs(std::uint64_t index) const;
   Status StoreXattrs(std::uint64_t index, const Xattrs& xattrs);
+  // Runs fn(semaphore words) with the semaphore `name` pinned.
+  Status WithSemaphore(std::string_view name, const std::function<Status(std::uint32_t* words)>& fn);
   struct Locked {
     ObjectId id;
     std::span<std::byte> data;

@@ -327,6 +327,26 @@ class Heap {
   // Number of named objects.
   virtual std::uint64_t ObjectCount() = 0;
 
+  // ---- counting semaphores (Minibase's latches), kept as heap objects ----
+  // A semaphore is a named object of type "shmheap.semaphore" holding its
+  // count; any attached process may wait on or post it. Semaphores are not
+  // owned (as POSIX semaphores): a process that dies after a wait does not
+  // give its unit back. Use object locks for mutual exclusion that must
+  // survive crashes.
+
+  // Creates semaphore `name` with count `initial`. Errors as Allocate.
+  virtual Status SemCreate(std::string_view name, std::uint32_t initial) = 0;
+  // Decrements the count, waiting while it is 0 (up to `timeout`; nullopt:
+  // forever). Errors: kNotFound, kInvalidArgument (not a semaphore),
+  // kTimedOut, kStale (removed while waiting). Blocks.
+  virtual Status SemWait(std::string_view name,
+                         std::optional<std::chrono::nanoseconds> timeout = std::nullopt) = 0;
+  // Decrements the count if it is above 0; kBusy otherwise.
+  virtual Status SemTryWait(std::string_view name) = 0;
+  // Increments the count and wakes one waiter. kNoSpace at 2^31 - 1.
+  virtual Status SemPost(std::string_view name) = 0;
+  virtual Result<std::uint32_t> SemValue(std::string_view name) = 0;
+
   // ---- heap-wide ----
 
   // Makes every change so far durable (msync, then fsync). Blocks.
