@@ -41,6 +41,13 @@ Result<HeapImpl::Locked> HeapImpl::LockName(std::string_view name, LockMode mode
     auto grant = locks_->Lock(*index, id.generation, owner, static_cast<format::HoldMode>(mode), deadline);
     if (grant.code() == Code::kStale) continue;  // the name moved to another object meanwhile
     if (!grant.ok()) return grant.status();
+    // A nested lock keeps the version the first one pinned; if the object was
+    // replaced since, the current size says nothing about that version.
+    // TODO(shmheapfs): keep the pinned version's own size in the hold entry;
+    // until then the span is clipped to the pinned chunk, never past it.
+    if (grant->data_off != AtomicField(Record(*index)->data_off).load()) {
+      grant->size = std::min<std::uint64_t>(grant->size, arena_->Capacity(grant->data_off));
+    }
     std::byte* p = space_->Bytes(grant->data_off, grant->size);
     if (!p && grant->size) {
       (void)Unlock(id, owner);
