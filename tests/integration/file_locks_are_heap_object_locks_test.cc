@@ -219,7 +219,15 @@ TEST_F(FileLocks, OfdLocksConflictAndGoWithTheLastClose) {
   EXPECT_EQ(Lock(a, F_WRLCK, F_OFD_SETLK), 0);
   EXPECT_EQ(Lock(b, F_WRLCK, F_OFD_SETLK), EAGAIN) << "OFD locks of two open files conflict, even in one process";
   ::close(a);
-  EXPECT_EQ(Lock(b, F_WRLCK, F_OFD_SETLK), 0) << "closing the open file released its OFD lock";
+  // The kernel sends FUSE's RELEASE for the closed open file asynchronously
+  // (after close returns), and only that tells the daemon the OFD lock is
+  // gone: allow it a bounded moment, as F_OFD_SETLKW would wait it out.
+  int err = EAGAIN;
+  for (int i = 0; i < 200 && err == EAGAIN; ++i) {
+    err = Lock(b, F_WRLCK, F_OFD_SETLK);
+    if (err == EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(err, 0) << "closing the open file released its OFD lock";
   ::close(b);
 }
 
