@@ -169,7 +169,10 @@ void Arena::MarkLargeRun(std::uint32_t head, std::uint32_t blocks) {
 
 void Arena::WriteHeader(std::uint64_t chunk_off, std::uint64_t owner) {
   auto* h = space_->At<ChunkHeader>(chunk_off);
-  log_->LogRange(h, sizeof(ChunkHeader));
+  // Only the first word means anything in a free chunk (a small chunk's
+  // free-list link; magic 0 otherwise), so only it needs restoring if the
+  // allocation is rolled back: `owner` is written directly.
+  log_->LogRange(h, 8);
   h->magic = kChunkMagic;
   h->flags = 0;
   h->owner = owner;
@@ -474,11 +477,14 @@ Status Arena::Free(std::uint64_t data_off) {
 
 Status Arena::FlushFrees() {
   // Later frees may coalesce with earlier ones; order does not matter.
-  std::vector<PendingFree> todo;
-  todo.swap(pending_);
-  for (const PendingFree& p : todo) {
+  // Two buffers swapped back and forth keep their capacity: no allocation
+  // per operation.
+  flushing_.clear();
+  flushing_.swap(pending_);
+  for (const PendingFree& p : flushing_) {
     SHMHEAP_RETURN_IF_ERROR(p.chunk ? FreeNow(p.at) : FreeRun(static_cast<std::uint32_t>(p.at), p.blocks));
   }
+  flushing_.clear();
   return Status::Ok();
 }
 

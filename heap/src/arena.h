@@ -148,6 +148,7 @@ class Arena {
     std::uint32_t blocks;
   };
   std::vector<PendingFree> pending_;
+  std::vector<PendingFree> flushing_;  // FlushFrees' spare buffer
 
   const Space* space_;
   UndoLog* log_;

@@ -126,12 +126,10 @@ bool ClientTable::LivenessLost(std::uint32_t slot, std::int64_t self) const {
 
 std::vector<std::uint32_t> ClientTable::Attached() const {
   std::vector<std::uint32_t> out;
-  const std::uint32_t high =
-      std::min(AtomicField(space_->sb()->client_high).load(std::memory_order_acquire), kMaxClients);
-  for (std::uint32_t s = 0; s < high; ++s) {
-    const ClientSlot* c = Get(s);
-    if (c && c->state == format::kClientAttached) out.push_back(s);
-  }
+  ForEachAttached([&](std::uint32_t s, const ClientSlot&) {
+    out.push_back(s);
+    return true;
+  });
   return out;
 }
 

@@ -10,6 +10,7 @@
 #ifndef SHMHEAP_CLIENT_TABLE_H_
 #define SHMHEAP_CLIENT_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -60,6 +61,18 @@ class ClientTable {
 
   // Slots marked attached.
   std::vector<std::uint32_t> Attached() const;
+
+  // Calls fn(slot_number, slot) for each slot marked attached, in slot order,
+  // until fn returns false. Allocates nothing (for hot paths).
+  template <typename Fn>
+  void ForEachAttached(Fn&& fn) const {
+    const std::uint32_t high =
+        std::min(AtomicField(space_->sb()->client_high).load(std::memory_order_acquire), format::kMaxClients);
+    for (std::uint32_t s = 0; s < high; ++s) {
+      format::ClientSlot* c = Get(s);
+      if (c && c->state == format::kClientAttached && !fn(s, *c)) return;
+    }
+  }
 
  private:
   const Space* space_;

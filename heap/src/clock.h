@@ -15,12 +15,10 @@ inline std::int64_t ClockNs(clockid_t clock) {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// CLOCK_REALTIME.
-inline std::int64_t NowNs() { return ClockNs(CLOCK_REALTIME); }
-
-// CLOCK_REALTIME_COARSE: a tick's precision for a few nanoseconds, for
-// times stamped on hot paths (write-unlock).
-inline std::int64_t CoarseNowNs() { return ClockNs(CLOCK_REALTIME_COARSE); }
+// CLOCK_REALTIME_COARSE: object times have a clock tick's precision, as the
+// kernel's own file systems stamp theirs (current_time()), and cost a few
+// nanoseconds instead of a full clock read on every allocate and free.
+inline std::int64_t NowNs() { return ClockNs(CLOCK_REALTIME_COARSE); }
 
 }  // namespace shmheap
 

@@ -56,7 +56,7 @@ Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size
   SHMHEAP_RETURN_IF_ERROR(ValidateName(name));
   const std::uint64_t hash = HashName(name);
   Op op(this);
-  if (index_->Find(name, hash).ok()) return Status::AlreadyExists(std::string(name));
+  if (index_->Probe(name, hash) != ObjectIndex::kAbsent) return Status::AlreadyExists(std::string(name));
   auto index = records_->Allocate();
   if (!index.ok()) return index.status();
   auto data = arena_->Allocate(size, *index + 1);
@@ -67,18 +67,20 @@ Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size
   std::memset(bytes, 0, size);  // fresh chunk: unlogged
   ObjectRecord* r = Record(*index);
   const std::int64_t now = NowNs();
-  log_->Set(r->data_off, *data);
-  log_->Set(r->size, std::uint64_t{size});
-  log_->Set(r->capacity, arena_->Capacity(*data));
-  log_->Set(r->name_off, *name_off);
-  log_->Set(r->name_len, static_cast<std::uint32_t>(name.size()));
-  log_->Set(r->name_hash, static_cast<std::uint32_t>(hash));
-  log_->Set(r->mode, attr.mode);
-  log_->Set(r->uid, attr.uid);
-  log_->Set(r->gid, attr.gid);
-  log_->Set(r->atime_ns, now);
-  log_->Set(r->mtime_ns, now);
-  log_->Set(r->ctime_ns, now);
+  // A record allocated in this operation is written directly (see
+  // RecordTable::Allocate); only the store that makes it live is logged.
+  r->data_off = *data;
+  r->size = size;
+  r->capacity = arena_->Capacity(*data);
+  r->name_off = *name_off;
+  r->name_len = static_cast<std::uint32_t>(name.size());
+  r->name_hash = static_cast<std::uint32_t>(hash);
+  r->mode = attr.mode;
+  r->uid = attr.uid;
+  r->gid = attr.gid;
+  r->atime_ns = now;
+  r->mtime_ns = now;
+  r->ctime_ns = now;
   log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordLive));
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));
@@ -193,13 +195,13 @@ Status HeapImpl::Replace(std::string_view name, std::span<const std::byte> bytes
 
 bool HeapImpl::AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const {
   bool found = false;
-  for (std::uint32_t s : clients_->Attached()) {
-    ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
+  clients_->ForEachAttached([&](std::uint32_t, format::ClientSlot& c) {
+    ForEachHold(*space_, c, [&](format::HoldEntry& e) {
       if (Load(e.record) == index + 1 || (pinned_data && Load(e.pinned_data) == pinned_data)) found = true;
     });
-    if (found) return true;
-  }
-  return false;
+    return !found;
+  });
+  return found;
 }
 
 Status HeapImpl::MaybeFreeRetired(std::uint64_t data_off) {

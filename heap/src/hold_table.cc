@@ -13,31 +13,9 @@ using format::HoldSegment;
 namespace {
 
 constexpr std::uint32_t kFirstSegment = 1024;
-constexpr int kMaxSegments = 40;  // bounds a walk over a corrupt chain
-
-template <typename F>
-void WalkSegments(const Space& space, std::uint64_t first, F&& f) {
-  std::uint64_t off = first;
-  for (int i = 0; off != 0 && i < kMaxSegments; ++i) {
-    auto* seg = space.At<HoldSegment>(off);
-    if (!seg) return;
-    auto* entries = space.At<HoldEntry>(off + sizeof(HoldSegment), seg->capacity);
-    if (!entries) return;
-    f(seg, entries, std::min(AtomicField(seg->used_high).load(std::memory_order_acquire), seg->capacity));
-    off = AtomicField(seg->next).load(std::memory_order_acquire);
-  }
-}
+using hold_detail::WalkSegments;
 
 }  // namespace
-
-void ForEachHold(const Space& space, const ClientSlot& slot, const std::function<void(HoldEntry&)>& fn) {
-  std::uint64_t first = AtomicField(const_cast<ClientSlot&>(slot).holds_off).load(std::memory_order_acquire);
-  WalkSegments(space, first, [&](HoldSegment*, HoldEntry* e, std::uint32_t used) {
-    for (std::uint32_t i = 0; i < used; ++i) {
-      if (AtomicField(e[i].record).load(std::memory_order_acquire) != 0) fn(e[i]);
-    }
-  });
-}
 
 HoldEntry* HoldTable::Find(Key key) {
   auto it = map_.find(key);
@@ -96,7 +74,7 @@ Status HoldTable::Reserve(Arena* arena, UndoLog* log, std::uint32_t n) {
   }
   // Find the tail and size the new segment at twice the total so far.
   std::uint64_t off = slot_->holds_off;
-  for (int i = 0; off != 0 && i < kMaxSegments; ++i) {
+  for (int i = 0; off != 0 && i < hold_detail::kMaxSegments; ++i) {
     auto* seg = space_->At<HoldSegment>(off);
     if (!seg) return Status::Corruption("hold table segment out of bounds");
     last = off;

@@ -14,7 +14,7 @@
 #define SHMHEAP_HOLD_TABLE_H_
 
 #include <cstdint>
-#include <functional>
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -43,8 +43,10 @@ inline void Store(T& field, T value) {
 // Calls fn(entry) for every non-empty entry in the hold table of `slot`.
 // Safe at any time; entries may change while being read (callers that need a
 // stable view hold the relevant object's lock section).
-void ForEachHold(const Space& space, const format::ClientSlot& slot,
-                 const std::function<void(format::HoldEntry&)>& fn);
+// A template, not std::function: scans run inside every free and lock, and
+// must not allocate.
+template <typename Fn>
+void ForEachHold(const Space& space, const format::ClientSlot& slot, Fn&& fn);
 
 class HoldTable {
  public:
@@ -90,6 +92,38 @@ class HoldTable {
   std::unordered_map<Key, format::HoldEntry*, KeyHash> map_;  // GUARDED_BY(mu_)
   std::vector<format::HoldEntry*> free_;                       // GUARDED_BY(mu_)
 };
+
+// ------------------------------------------------------------ implementation
+
+namespace hold_detail {
+
+inline constexpr int kMaxSegments = 40;  // bounds a walk over a corrupt chain
+
+// Calls f(segment, entries, used) for each segment of the chain at `first`.
+template <typename F>
+void WalkSegments(const Space& space, std::uint64_t first, F&& f) {
+  std::uint64_t off = first;
+  for (int i = 0; off != 0 && i < kMaxSegments; ++i) {
+    auto* seg = space.At<format::HoldSegment>(off);
+    if (!seg) return;
+    auto* entries = space.At<format::HoldEntry>(off + sizeof(format::HoldSegment), seg->capacity);
+    if (!entries) return;
+    f(seg, entries, std::min(AtomicField(seg->used_high).load(std::memory_order_acquire), seg->capacity));
+    off = AtomicField(seg->next).load(std::memory_order_acquire);
+  }
+}
+
+}  // namespace hold_detail
+
+template <typename Fn>
+void ForEachHold(const Space& space, const format::ClientSlot& slot, Fn&& fn) {
+  std::uint64_t first = AtomicField(const_cast<format::ClientSlot&>(slot).holds_off).load(std::memory_order_acquire);
+  hold_detail::WalkSegments(space, first, [&](format::HoldSegment*, format::HoldEntry* e, std::uint32_t used) {
+    for (std::uint32_t i = 0; i < used; ++i) {
+      if (AtomicField(e[i].record).load(std::memory_order_acquire) != 0) fn(e[i]);
+    }
+  });
+}
 
 }  // namespace shmheap
 

@@ -87,8 +87,16 @@ bool ObjectIndex::NameIs(const ObjectRecord& r, std::string_view name, std::uint
 
 Result<std::uint64_t> ObjectIndex::Find(std::string_view name, std::uint64_t hash) const {
   std::uint64_t cap;
+  if (!Table(&cap)) return Status::Corruption("name index table is invalid");
+  std::uint64_t rec = Probe(name, hash);
+  if (rec != kAbsent) return rec;
+  return Status::NotFound(std::string(name));
+}
+
+std::uint64_t ObjectIndex::Probe(std::string_view name, std::uint64_t hash) const {
+  std::uint64_t cap;
   std::uint64_t* t = Table(&cap);
-  if (!t) return Status::Corruption("name index table is invalid");
+  if (!t) return kAbsent;
   const std::uint64_t mask = cap - 1;
   const auto h32 = static_cast<std::uint32_t>(hash);
   for (std::uint64_t i = 0; i < cap; ++i) {
@@ -99,7 +107,7 @@ Result<std::uint64_t> ObjectIndex::Find(std::string_view name, std::uint64_t has
     const ObjectRecord* r = records_->Get(rec);
     if (r && NameIs(*r, name, h32)) return rec;
   }
-  return Status::NotFound(std::string(name));
+  return kAbsent;
 }
 
 Result<std::uint64_t> ObjectIndex::FindLockFree(std::string_view name, std::uint64_t hash) const {

@@ -46,6 +46,10 @@ class ObjectIndex {
   Result<std::uint64_t> FindLockFree(std::string_view name, std::uint64_t hash) const;
   // Lookup. REQUIRES: heap mutex. Returns the record index or kNotFound.
   Result<std::uint64_t> Find(std::string_view name, std::uint64_t hash) const;
+  // Like Find, without building a Status: the record index, or kAbsent if
+  // the name is not there (or the table is invalid, which Find reports).
+  static constexpr std::uint64_t kAbsent = ~0ull;
+  std::uint64_t Probe(std::string_view name, std::uint64_t hash) const;
 
   // REQUIRES: heap mutex, between BeginWrite and EndWrite, name absent.
   Status Insert(std::uint64_t hash, std::uint64_t record);

@@ -238,7 +238,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
       AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
       // The writer may have changed the bytes: file users (and NFS clients,
       // which validate caches by mtime) must see a new modification time.
-      AtomicField(r->mtime_ns).store(CoarseNowNs(), std::memory_order_relaxed);
+      AtomicField(r->mtime_ns).store(NowNs(), std::memory_order_relaxed);
     }
     if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
     holds_->Remove(e, nullptr);

@@ -66,16 +66,21 @@ Result<std::uint64_t> RecordTable::Allocate() {
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   log_->Set(r->generation, sb->next_generation);
   log_->Set(sb->next_generation, sb->next_generation + 1);
-  log_->Set(r->data_off, std::uint64_t{0});
-  log_->Set(r->size, std::uint64_t{0});
-  log_->Set(r->capacity, std::uint64_t{0});
-  log_->Set(r->name_off, std::uint64_t{0});
-  log_->Set(r->name_len, 0u);
-  log_->Set(r->name_hash, 0u);
-  log_->Set(r->type_off, std::uint64_t{0});
-  log_->Set(r->type_len, 0u);
+  // The record is free until the caller's logged store of `state`, and
+  // nothing reads a free record's fields (Check skips them; lookups go through
+  // the logged index): a rollback makes it free again whatever they hold. So
+  // they are written directly, except `link`, which still chains the free
+  // list that a rollback restores.
+  r->data_off = 0;
+  r->size = 0;
+  r->capacity = 0;
+  r->name_off = 0;
+  r->name_len = 0;
+  r->name_hash = 0;
+  r->type_off = 0;
+  r->type_len = 0;
+  r->refs = 0;
   log_->Set(r->link, std::uint64_t{0});
-  log_->Set(r->refs, 0u);
   log_->Set(sb->records_live, sb->records_live + 1);
   return index;
 }

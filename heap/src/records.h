@@ -28,6 +28,8 @@ class RecordTable {
 
   // Takes a free record (or a new one), gives it a fresh generation and
   // clears its fields (except the atomics lock_word, wake_seq and version).
+  // The record stays free until the caller stores (logged) its `state`; up
+  // to then the caller may write its other fields directly, unlogged.
   // Errors: kNoSpace, kCorruption.
   Result<std::uint64_t> Allocate();
   // Puts a record back on the free list. REQUIRES: no name, data or holds.

@@ -21,26 +21,9 @@ std::uint32_t UndoLog::pending() const {
   return AtomicField(space_->sb()->undo_count).load(std::memory_order_relaxed);
 }
 
-void UndoLog::LogWord(void* word, int width) {
-  auto count = AtomicField(space_->sb()->undo_count);
-  std::uint32_t n = count.load(std::memory_order_relaxed);
-  if (n >= kUndoCapacity || entries_ == nullptr) {
-    Log()->critical("undo log overflow ({} entries): an operation exceeded its bound", n);
-    std::abort();
-  }
-  std::uint64_t off = space_->OffsetOf(word);
-  UndoEntry& e = entries_[n];
-  if (width == 8) {
-    e.offset = off;
-    std::memcpy(&e.old_value, word, 8);
-  } else {
-    std::uint32_t v;
-    std::memcpy(&v, word, 4);
-    e.offset = off | kUndoWidth32;
-    e.old_value = v;
-  }
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  count.store(n + 1, std::memory_order_release);
+void UndoLog::Overflow(std::uint32_t n) {
+  Log()->critical("undo log overflow ({} entries): an operation exceeded its bound", n);
+  std::abort();
 }
 
 void UndoLog::LogRange(void* p, std::uint64_t len) {

@@ -20,7 +20,9 @@
 #ifndef SHMHEAP_UNDO_LOG_H_
 #define SHMHEAP_UNDO_LOG_H_
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include <shmheap/status.hpp>
@@ -78,7 +80,26 @@ class UndoLog {
   Result<std::uint32_t> Rollback();
 
  private:
-  void LogWord(void* word, int width);
+  // Appends one entry; inline, since every metadata store goes through it.
+  void LogWord(void* word, int width) {
+    auto count = AtomicField(space_->sb()->undo_count);
+    const std::uint32_t n = count.load(std::memory_order_relaxed);
+    if (n >= format::kUndoCapacity || entries_ == nullptr) [[unlikely]] Overflow(n);
+    format::UndoEntry& e = entries_[n];
+    if (width == 8) {
+      e.offset = space_->OffsetOf(word);
+      std::memcpy(&e.old_value, word, 8);
+    } else {
+      std::uint32_t v;
+      std::memcpy(&v, word, 4);
+      e.offset = space_->OffsetOf(word) | format::kUndoWidth32;
+      e.old_value = v;
+    }
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    count.store(n + 1, std::memory_order_release);
+  }
+  [[noreturn]] static void Overflow(std::uint32_t n);
+
   const Space* space_;
   format::UndoEntry* entries_;
 };
