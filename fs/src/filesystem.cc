@@ -149,7 +149,7 @@ void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) return;
   it->second.nlookup -= std::min(nlookup, it->second.nlookup);
-  if (it->second.nlookup == 0) inodes_.erase(it);
+  if (it->second.nlookup == 0 && it->second.kernel_changes == 0) inodes_.erase(it);
 }
 
 std::uint64_t Filesystem::AddHandle(std::shared_ptr<OpenFile> f) {
@@ -179,6 +179,17 @@ bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
   return same;
 }
 
+Filesystem::KernelChange::KernelChange(Filesystem* fs, fuse_ino_t ino) : fs_(fs), ino_(ino) {
+  std::lock_guard<std::mutex> g(fs_->inodes_mu_);
+  ++fs_->inodes_[ino_].kernel_changes;
+}
+
+Filesystem::KernelChange::~KernelChange() {
+  std::lock_guard<std::mutex> g(fs_->inodes_mu_);
+  auto it = fs_->inodes_.find(ino_);
+  if (it != fs_->inodes_.end() && it->second.kernel_changes > 0) --it->second.kernel_changes;
+}
+
 void Filesystem::InvalidateIfChanged(fuse_ino_t ino) {
   auto node = Resolve(ino);
   if (!node.ok() || node->kind != Node::kObject) return;
@@ -187,7 +198,10 @@ void Filesystem::InvalidateIfChanged(fuse_ino_t ino) {
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
     auto it = inodes_.find(ino);
-    if (it == inodes_.end() || !it->second.watched || it->second.version_seen == info->version) return;
+    if (it == inodes_.end() || !it->second.watched || it->second.kernel_changes > 0 ||
+        it->second.version_seen == info->version) {
+      return;
+    }
     it->second.version_seen = info->version;
   }
   fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
@@ -205,7 +219,7 @@ void Filesystem::WatchLoop() {
     {
       std::lock_guard<std::mutex> g(inodes_mu_);
       for (const auto& [ino, s] : inodes_) {
-        if (s.watched) watched.emplace_back(ino, s.version_seen);
+        if (s.watched && s.kernel_changes == 0) watched.emplace_back(ino, s.version_seen);
       }
     }
     for (const auto& [ino, seen] : watched) {
@@ -216,7 +230,9 @@ void Filesystem::WatchLoop() {
       {
         std::lock_guard<std::mutex> g(inodes_mu_);
         auto it = inodes_.find(ino);
-        if (it == inodes_.end() || it->second.version_seen != seen) continue;  // changed meanwhile
+        if (it == inodes_.end() || it->second.version_seen != seen || it->second.kernel_changes > 0) {
+          continue;  // changed meanwhile, or the kernel is changing it
+        }
         it->second.version_seen = info->version;
       }
       int rc = fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);

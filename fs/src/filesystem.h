@@ -98,6 +98,23 @@ class Filesystem {
   // Cache coherence: records the version the kernel's cache now reflects;
   // returns true if it was already that (the page cache may be kept).
   bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
+
+  // Marks a change made on the kernel's behalf (write, truncate) as in
+  // progress on `ino` until destroyed: the watcher leaves the inode alone
+  // meanwhile, so the versions the change passes through (a resize, then the
+  // write) never look like a foreign change that would drop the kernel's
+  // cache. Call NoteVersion before the scope ends.
+  class KernelChange {
+   public:
+    KernelChange(Filesystem* fs, fuse_ino_t ino);
+    ~KernelChange();
+    KernelChange(const KernelChange&) = delete;
+    KernelChange& operator=(const KernelChange&) = delete;
+
+   private:
+    Filesystem* fs_;
+    fuse_ino_t ino_;
+  };
   // Drops the kernel's cached pages and attributes of `ino` now if a library
   // client changed the object since the kernel last saw it. Used before a
   // lock grant is answered.
@@ -116,6 +133,7 @@ class Filesystem {
     std::uint64_t nlookup = 0;
     std::uint64_t version_seen = 0;
     bool watched = false;  // opened: the kernel may cache its pages
+    std::uint32_t kernel_changes = 0;  // KernelChange scopes open on it
   };
   std::mutex inodes_mu_;
   std::unordered_map<fuse_ino_t, InodeState> inodes_;  // GUARDED_BY(inodes_mu_)

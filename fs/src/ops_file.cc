@@ -112,6 +112,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     // The payload goes from the request (a pipe, with splice) straight into
     // the backing file's page cache, which every mapping of the heap shares:
     // no copy through the daemon's memory and no page faults.
+    Filesystem::KernelChange change(fs, ino);
     auto r = heap.WriteVia(f->node.id, static_cast<std::uint64_t>(off), size, [&](std::uint64_t file_off) {
       struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
       dst.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
@@ -178,6 +179,7 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
     if (!info.ok()) return ReplyError(req, info.status(), "fallocate");
     const auto end = static_cast<std::uint64_t>(offset) + static_cast<std::uint64_t>(length);
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > info->size) {
+      Filesystem::KernelChange change(fs, ino);
       Status s = heap.Truncate(f->node.id, end);
       if (!s.ok()) return ReplyError(req, s, "fallocate");
       if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteVersion(ino, v->version);

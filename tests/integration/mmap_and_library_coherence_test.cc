@@ -7,11 +7,13 @@
 //    an existing mapping or cache within a short bounded delay.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include <shmheap/heap.hpp>
 
@@ -54,6 +56,38 @@ TEST_F(Coherence, WriteIsInTheHeapWhenItReturns) {
   auto f = heap->Find("o");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(Bytes(*f), "written");
+  ::close(fd);
+}
+
+// The versions an append passes through (resized, then written) are the
+// kernel's own change: the watcher must not take them for a library write
+// and drop the file's page cache while it is being written.
+TEST_F(Coherence, WritingThroughTheMountKeepsTheKernelsPageCache) {
+  int fd = ::open(Mnt("h/big").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  std::vector<char> chunk(1 << 20, 'x');
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t size = 0;
+  // Long enough for a dozen watcher passes to fall among the writes, and for
+  // the attributes to time out twice (fstat then fetches them: a changed
+  // mtime must not drop the cache either).
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500) && size < (512u << 20)) {
+    ASSERT_EQ(::write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+    size += chunk.size();
+    struct stat st;
+    ASSERT_EQ(::fstat(fd, &st), 0);
+    ASSERT_EQ(static_cast<std::size_t>(st.st_size), size);
+    std::this_thread::sleep_for(std::chrono::milliseconds(4));
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  const std::size_t pages = size / 4096;
+  std::vector<unsigned char> resident(pages);
+  ASSERT_EQ(::mincore(p, size, resident.data()), 0);
+  std::size_t dropped = 0;
+  for (unsigned char r : resident) dropped += (r & 1) ? 0 : 1;
+  EXPECT_EQ(dropped, 0u) << "of " << pages << " pages written";
+  ::munmap(p, size);
   ::close(fd);
 }
 
