@@ -78,8 +78,12 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) noexcept {
   // default): at max_write = 1 MiB it silently falls back to read(2) and a
   // third copy. 512 KiB writes splice everywhere and measured as fast.
   if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want |= FUSE_CAP_SPLICE_READ;
+  // Read replies are spliced from the backing file, for the same reason
+  // sized to fit a pipe.
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+  if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
   conn->max_write = 512u << 10;
-  conn->max_readahead = 1u << 20;
+  conn->max_readahead = 512u << 10;
   conn->max_background = 64;
   conn->congestion_threshold = 48;
   Log()->info("mounted {} (heaps in {}, protocol {}.{})", fs->options().mountpoint, fs->options().heapdir,

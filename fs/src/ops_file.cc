@@ -88,12 +88,23 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file
     auto f = fs->Handle(fi->fh);
     if (!f) return ReplyErrno(req, EBADF);
     bool replied = false;
-    auto n = f->node.heap->heap->Read(f->node.id, static_cast<std::uint64_t>(off), size,
-                                      [&](std::span<const std::byte> bytes) {
-                                        fuse_reply_buf(req, reinterpret_cast<const char*>(bytes.data()),
-                                                       bytes.size());
-                                        replied = true;
-                                      });
+    Heap& heap = *f->node.heap->heap;
+    const int fd = f->node.heap->data_fd ? f->node.heap->data_fd->get() : -1;
+    auto n = heap.Read(f->node.id, static_cast<std::uint64_t>(off), size, [&](std::span<const std::byte> bytes) {
+      // Answered while the version is pinned. From the backing file by
+      // splice where we can: the daemon's mapping is never touched, so pages
+      // the heap got through write(2) cost it no page faults.
+      if (fd >= 0 && !bytes.empty()) {
+        struct fuse_bufvec buf = FUSE_BUFVEC_INIT(bytes.size());
+        buf.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+        buf.buf[0].fd = fd;
+        buf.buf[0].pos = static_cast<off_t>(bytes.data() - heap.base());
+        fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+      } else {
+        fuse_reply_buf(req, reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      }
+      replied = true;
+    });
     if (!n.ok() && !replied) ReplyError(req, n.status(), "read");
   });
 }

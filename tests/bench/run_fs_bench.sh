@@ -2,19 +2,22 @@
 # Measures shmheapfs against tmpfs and against libfuse's passthrough_ll
 # example serving tmpfs, all in one run, and prints a Markdown table of
 # ratios. Needs root (mounts tmpfs, drops caches) and a build of the project.
-#   tests/bench/run_fs_bench.sh [BUILD_DIR] [--mib N] [--files N]
-# Defaults: build/, 1024 MiB sequential file, 15000 small files (passthrough_ll
-# holds one descriptor per inode; the issue asks for 100k, which needs a hard
-# `ulimit -n` above ~110000: pass --files 100000 where that holds).
+#   tests/bench/run_fs_bench.sh [BUILD_DIR] [--mib N] [--files N] [--rounds N]
+# Defaults: build/, 1024 MiB sequential file, 15000 small files, 3 rounds
+# (passthrough_ll holds one descriptor per inode; the issue asks for 100k,
+# which needs a hard `ulimit -n` above ~110000: pass --files 100000 where
+# that holds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build
 mib=1024
 files=15000
+rounds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --mib) mib=$2; shift 2 ;;
     --files) files=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     *) build=$1; shift ;;
   esac
 done
@@ -58,31 +61,45 @@ mounts+=("$work/pt")
 "$daemon" -o heapdir="$work/tmpfs/heaps" "$work/shm"
 mounts+=("$work/shm")
 for _ in $(seq 100); do mountpoint -q "$work/pt" && mountpoint -q "$work/shm" && break; sleep 0.1; done
-mkdir "$work/shm/bench"
-
-declare -A dirs=([tmpfs]=$work/tmpfs/plain [passthrough_ll]=$work/pt [shmheapfs]=$work/shm/bench)
-declare -A r
+# Every metric is the median of $rounds runs. Each run uses a fresh directory
+# (for shmheapfs a fresh heap, so every write run pays the heap's growth) and
+# the systems take turns, so that drift in this machine's speed spreads evenly.
+declare -A dirs
+declare -A all
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+keys="write cold warm rand mmap create stat unlink lock getattr contend"
+for k in $(seq "$rounds"); do
+  mkdir "$work/tmpfs/plain/r$k" "$work/pt/r$k" "$work/shm/bench$k"
+  dirs=([tmpfs]=$work/tmpfs/plain/r$k [passthrough_ll]=$work/pt/r$k [shmheapfs]=$work/shm/bench$k)
+  for t in tmpfs passthrough_ll shmheapfs; do
+    d=${dirs[$t]}
+    all[$t,write]+=" $("$bench" seqwrite "$d" "$mib")"
+    drop
+    all[$t,cold]+=" $("$bench" seqread "$d")"
+    all[$t,warm]+=" $("$bench" seqread "$d")"
+    all[$t,rand]+=" $("$bench" randread "$d" 200000)"
+    all[$t,mmap]+=" $("$bench" mmapread "$d" 50000000)"
+    rm -f "$d/big"
+    all[$t,create]+=" $("$bench" create "$d" "$files")"
+    drop
+    all[$t,stat]+=" $("$bench" stat "$d" "$files")"
+    all[$t,unlink]+=" $("$bench" unlink "$d" "$files")"
+    all[$t,lock]+=" $("$bench" lock "$d" 20000)"
+    all[$t,getattr]+=" $("$bench" getattr "$d" 20000)"
+    all[$t,contend]+=" $("$bench" contend "$d" 5000 4)"
+  done
+done
+declare -A r
 for t in tmpfs passthrough_ll shmheapfs; do
-  d=${dirs[$t]}
-  r[$t,write]=$("$bench" seqwrite "$d" "$mib")
-  drop
-  r[$t,cold]=$("$bench" seqread "$d")
-  r[$t,warm]=$("$bench" seqread "$d")
-  r[$t,rand]=$("$bench" randread "$d" 200000)
-  r[$t,mmap]=$("$bench" mmapread "$d" 50000000)
-  rm -f "$d/big"
-  r[$t,create]=$("$bench" create "$d" "$files")
-  drop
-  r[$t,stat]=$("$bench" stat "$d" "$files")
-  r[$t,unlink]=$("$bench" unlink "$d" "$files")
-  r[$t,lock]=$("$bench" lock "$d" 20000)
-  r[$t,getattr]=$("$bench" getattr "$d" 20000)
-  r[$t,contend]=$("$bench" contend "$d" 5000 4)
+  for key in $keys; do
+    # shellcheck disable=SC2086
+    r[$t,$key]=$(median ${all[$t,$key]})
+  done
 done
 
 ratio() { awk -v a="$1" -v b="$2" -v inv="${3:-0}" 'BEGIN { if (inv) printf "%.2f", b / a; else printf "%.2f", a / b }'; }
-echo "build: $(grep CMAKE_BUILD_TYPE:STRING "$build/CMakeCache.txt" | cut -d= -f2), kernel $(uname -r), $(nproc) cores, ${mib} MiB file, ${files} files"
+echo "build: $(grep CMAKE_BUILD_TYPE:STRING "$build/CMakeCache.txt" | cut -d= -f2), kernel $(uname -r), $(nproc) cores, ${mib} MiB file, ${files} files, median of ${rounds} rounds"
 echo
 echo "| metric | tmpfs | passthrough_ll | shmheapfs | vs tmpfs | vs passthrough_ll | target |"
 echo "|---|---|---|---|---|---|---|"
@@ -108,5 +125,10 @@ printf "| uncontended fcntl lock+unlock (µs) | %s | %s | %s | %s× | ≤1.5× a
   "${r[passthrough_ll,lock]}" "${r[shmheapfs,lock]}" "$(ratio "${r[shmheapfs,lock]}" "${r[shmheapfs,getattr]}")"
 printf "| FUSE getattr round trip, statx FORCE_SYNC (µs) | %s | %s | %s | | |\n" "${r[tmpfs,getattr]}" \
   "${r[passthrough_ll,getattr]}" "${r[shmheapfs,getattr]}"
+echo
+echo "Each run, in order (the table gives their medians):"
+for key in $keys; do
+  printf "  %-8s tmpfs:%s | passthrough_ll:%s | shmheapfs:%s\n" "$key" "${all[tmpfs,$key]}" "${all[passthrough_ll,$key]}" "${all[shmheapfs,$key]}"
+done
 echo
 echo "Ratios are shmheapfs relative to the baseline (higher is better; for mmap, baseline ns / shmheapfs ns)."
