@@ -130,10 +130,10 @@ void* shmheap_lock_object_name(shmheap_t* h, int op, const char* name, int mode)
     }
     const shmheap::OwnerToken owner = shmheap::ThreadOwner();
     if (op == SHMHEAP_UNLOCK) {
-      auto data = h->heap->Find(name);
-      shmheap::Status s = h->heap->UnlockByName(name, owner);
+      std::span<std::byte> data;
+      shmheap::Status s = h->heap->UnlockByName(name, owner, &data);
       if (!s.ok()) return Fail<void*>(s, nullptr);
-      return data.ok() ? static_cast<void*>(data->data()) : static_cast<void*>(h->heap->base());
+      return data.data() ? static_cast<void*>(data.data()) : static_cast<void*>(h->heap->base());
     }
     if (op != SHMHEAP_LOCK && op != SHMHEAP_TRYLOCK) return FailErrno<void*>(EINVAL, "bad lock operation", nullptr);
     auto r = h->heap->LockRaw(name, ModeOf(mode), owner, op == SHMHEAP_TRYLOCK ? 0 : -1);

@@ -61,7 +61,7 @@ class HeapImpl final : public Heap {
   Result<LockGuard> TryLock(std::string_view name, LockMode mode, OwnerToken owner) override;
   Result<std::span<std::byte>> LockRaw(std::string_view name, LockMode mode, OwnerToken owner,
                                        std::int64_t timeout_ns) override;
-  Status UnlockByName(std::string_view name, OwnerToken owner) override;
+  Status UnlockByName(std::string_view name, OwnerToken owner, std::span<std::byte>* data = nullptr) override;
   Status Unlock(ObjectId id, OwnerToken owner) override;
   Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) override;
   Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,

@@ -88,11 +88,17 @@ Status HeapImpl::Unlock(ObjectId id, OwnerToken owner) {
   return Status::Ok();
 }
 
-Status HeapImpl::UnlockByName(std::string_view name, OwnerToken owner) {
+Status HeapImpl::UnlockByName(std::string_view name, OwnerToken owner, std::span<std::byte>* data) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
   auto index = FindAny(name);
   if (!index.ok()) return index.status();
-  return Unlock(ObjectId{*index + 1, Record(*index)->generation}, owner);
+  format::ObjectRecord* r = Record(*index);
+  if (!r) return Status::Corruption("name index points at a bad record");
+  if (data) {
+    std::byte* p = space_->Bytes(r->data_off, r->size);
+    *data = p ? std::span<std::byte>(p, r->size) : std::span<std::byte>();
+  }
+  return Unlock(ObjectId{*index + 1, r->generation}, owner);
 }
 
 }  // namespace shmheap

@@ -44,8 +44,10 @@ std::uint64_t HashName(std::string_view name) noexcept {
     n -= 8;
   }
   if (n) {
+    // Little-endian, byte by byte (as a memcpy on our targets, without a
+    // call): the value is stored in heaps, so it must never change.
     std::uint64_t k = 0;
-    std::memcpy(&k, p, n);
+    for (std::size_t i = 0; i < n; ++i) k |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
     k *= kP1;
     h = Rotl(h ^ (Rotl(k, 23) * kP2), 29) * kP3;
   }

@@ -235,7 +235,9 @@ class Heap {
   // Lock without a guard (the C API); Unlock releases one nesting level.
   virtual Result<std::span<std::byte>> LockRaw(std::string_view name, LockMode mode, OwnerToken owner,
                                                std::int64_t timeout_ns) = 0;
-  virtual Status UnlockByName(std::string_view name, OwnerToken owner) = 0;
+  // If `data` is given, it receives the object's data as of just before the
+  // release (what Find would have returned), from the same lookup.
+  virtual Status UnlockByName(std::string_view name, OwnerToken owner, std::span<std::byte>* data = nullptr) = 0;
   virtual Status Unlock(ObjectId id, OwnerToken owner) = 0;
 
   // ---- by id: what a file system needs ----
