@@ -363,8 +363,10 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
     t[old_blocks] = PageInfo{format::kPageLargeHead, 0, 0, rest, 0, 0};
     if (rest >= 2) t[table_head - 1] = PageInfo{format::kPageLargeBody, 0, 0, old_blocks, 0, 0};
   }
-  log_->Set(sb->pageinfo_count, entries);
+  // The offset first: a kill between the two stores then leaves the new
+  // (larger) table with the old count, which lies inside the heap.
   log_->Set(sb->pageinfo_off, std::uint64_t{table_head} << kBlockShift);
+  log_->Set(sb->pageinfo_count, entries);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + tblocks - old_tblocks);
   if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest));  // new space: free at once
   // The old table stays a (now unreferenced) allocated run until commit: a

@@ -217,8 +217,11 @@ Status ObjectIndex::Rebuild(std::uint64_t new_cap) {
   }
   log_->LogRange(&sb->index_table, 8);
   log_->LogRange(&sb->index_capacity, 8);
-  AtomicField(sb->index_capacity).store(new_cap, std::memory_order_release);
+  // The table first: a kill (or a lock-free reader, which the seqlock sends
+  // back) between the two stores sees the new, larger table with the old
+  // capacity, which lies inside it.
   AtomicField(sb->index_table).store(*chunk, std::memory_order_release);
+  AtomicField(sb->index_capacity).store(new_cap, std::memory_order_release);
   log_->Set(sb->index_live, live);
   log_->Set(sb->index_tombstones, std::uint64_t{0});
   return arena_->Free(old_off);

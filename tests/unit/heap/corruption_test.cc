@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -254,6 +255,41 @@ TEST_F(CorruptionTest, PageTableOffsetOutOfBoundsIsCorruption) {
 TEST_F(CorruptionTest, PageTableTooSmallForTheHeapIsCorruption) {
   WriteEdited(path(), [](auto& f) { Sb(f).pageinfo_count = Sb(f).file_size / format::kBlockSize - 1; });
   EXPECT_EQ(OpenCode(path()), Code::kCorruption);
+}
+
+// Found by the crash harness: a process killed inside Arena::Grow, after the
+// logged store of the new heap size and before the new page table is
+// published, left a heap that attach refused as corrupt instead of rolling
+// the operation back.
+TEST_F(CorruptionTest, KillBetweenGrowthAndNewPageTableIsRolledBack) {
+  std::uint64_t old_size = 0;
+  WriteEdited(path(), [&](auto& f) {
+    Superblock& sb = Sb(f);
+    old_size = sb.file_size;
+    const std::uint64_t grown = (sb.pageinfo_count + 16) * format::kBlockSize;
+    auto* log = reinterpret_cast<format::UndoEntry*>(f.data() + sb.undo_off);
+    log[0] = format::UndoEntry{offsetof(Superblock, file_size), old_size};
+    f.resize(grown, 0);
+    Superblock& sb2 = Sb(f);  // resize may move the bytes
+    sb2.file_size = grown;
+    sb2.undo_count = 1;
+    sb2.heap_mutex = 1;  // held by client slot 0 (slot + 1), whose process is gone
+  });
+  {
+    Options o;
+    o.mode = OpenMode::kOpen;
+    auto h = Heap::Open(path(), o);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_TRUE((*h)->CheckAttached().empty());
+  }
+  auto problems = Heap::Check(path());
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  EXPECT_TRUE(problems->empty()) << (*problems)[0];
+  std::ifstream in(path(), std::ios::binary);
+  Superblock sb{};
+  in.read(reinterpret_cast<char*>(&sb), sizeof(sb));
+  EXPECT_EQ(sb.file_size, old_size);
+  EXPECT_EQ(sb.undo_count, 0u);
 }
 
 TEST_F(CorruptionTest, IndexCapacityNotAPowerOfTwoIsCorruption) {
