@@ -49,8 +49,11 @@ struct HeapEntry {
   std::shared_ptr<Heap> heap;  // null when it failed to attach
   Status error;                // why it failed
   // The daemon's own descriptor of the backing file, for moving object data
-  // with pwrite(2) straight into the page cache the mappings share.
+  // by splice straight into and out of the page cache the mappings share.
   std::shared_ptr<FileDescriptor> data_fd;
+
+  // data_fd's descriptor, or -1 if there is none.
+  int DataFd() const { return data_fd ? data_fd->get() : -1; }
 };
 
 class HeapRegistry {

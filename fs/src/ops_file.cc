@@ -89,7 +89,7 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_file
     if (!f) return ReplyErrno(req, EBADF);
     bool replied = false;
     Heap& heap = *f->node.heap->heap;
-    const int fd = f->node.heap->data_fd ? f->node.heap->data_fd->get() : -1;
+    const int fd = f->node.heap->DataFd();
     auto n = heap.Read(f->node.id, static_cast<std::uint64_t>(off), size, [&](std::span<const std::byte> bytes) {
       // Answered while the version is pinned. From the backing file by
       // splice where we can: the daemon's mapping is never touched, so pages
@@ -118,7 +118,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     if (off < 0) return ReplyErrno(req, EINVAL);
     Heap& heap = *f->node.heap->heap;
     const size_t size = fuse_buf_size(bufv);
-    const int fd = f->node.heap->data_fd ? f->node.heap->data_fd->get() : -1;
+    const int fd = f->node.heap->DataFd();
     if (fd < 0) return ReplyError(req, Status::IOError("no data descriptor for the heap", EIO), "write");
     // The payload goes from the request (a pipe, with splice) straight into
     // the backing file's page cache, which every mapping of the heap shares:

@@ -141,6 +141,8 @@ class HeapImpl final : public Heap {
   Result<std::uint64_t> FindLocked(std::string_view name) const;
   // Lock-free lookup, falling back to the heap mutex. Does not need an Op.
   Result<std::uint64_t> FindAny(std::string_view name);
+  // The current data of record `index` (found under `name`), bounds-checked.
+  Result<std::span<std::byte>> DataOf(std::uint64_t index, std::string_view name) const;
   format::ObjectRecord* Record(std::uint64_t index) const { return records_->Get(index); }
   // Frees an orphan once nothing holds it; no-op otherwise.
   Status MaybeFreeOrphan(std::uint64_t index);

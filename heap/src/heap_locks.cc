@@ -95,8 +95,8 @@ Status HeapImpl::UnlockByName(std::string_view name, OwnerToken owner, std::span
   format::ObjectRecord* r = Record(*index);
   if (!r) return Status::Corruption("name index points at a bad record");
   if (data) {
-    std::byte* p = space_->Bytes(r->data_off, r->size);
-    *data = p ? std::span<std::byte>(p, r->size) : std::span<std::byte>();
+    auto d = DataOf(*index, name);
+    *data = d.ok() ? *d : std::span<std::byte>();
   }
   return Unlock(ObjectId{*index + 1, r->generation}, owner);
 }

@@ -317,13 +317,17 @@ Status HeapImpl::SetTypeIndex(std::uint64_t index, std::string_view type) {
   return Status::Ok();
 }
 
-Result<std::span<std::byte>> HeapImpl::Find(std::string_view name) {
-  auto index = FindAny(name);
-  if (!index.ok()) return index.status();
-  ObjectRecord* r = Record(*index);
+Result<std::span<std::byte>> HeapImpl::DataOf(std::uint64_t index, std::string_view name) const {
+  ObjectRecord* r = Record(index);
   std::byte* p = r ? space_->Bytes(r->data_off, r->size) : nullptr;
   if (!p) return Status::Corruption("object '" + std::string(name) + "' has out-of-bounds data");
   return std::span<std::byte>(p, r->size);
+}
+
+Result<std::span<std::byte>> HeapImpl::Find(std::string_view name) {
+  auto index = FindAny(name);
+  if (!index.ok()) return index.status();
+  return DataOf(*index, name);
 }
 
 Result<ObjectId> HeapImpl::Lookup(std::string_view name) {

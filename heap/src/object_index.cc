@@ -88,10 +88,11 @@ bool ObjectIndex::NameIs(const ObjectRecord& r, std::string_view name, std::uint
 }
 
 Result<std::uint64_t> ObjectIndex::Find(std::string_view name, std::uint64_t hash) const {
+  const std::uint64_t rec = Probe(name, hash);
+  if (rec != kAbsent) return rec;
+  // Tell an invalid table apart from an absent name only on the miss path.
   std::uint64_t cap;
   if (!Table(&cap)) return Status::Corruption("name index table is invalid");
-  std::uint64_t rec = Probe(name, hash);
-  if (rec != kAbsent) return rec;
   return Status::NotFound(std::string(name));
 }
 
