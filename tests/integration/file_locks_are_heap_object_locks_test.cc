@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -41,6 +42,19 @@ class FileLocks : public MountFixture {
     fl.l_start = start;
     fl.l_len = len;
     return ::fcntl(fd, cmd, &fl) == 0 ? 0 : errno;
+  }
+  // OFD and flock locks are released when the kernel sends FUSE's RELEASE
+  // for the closed open file, which it does asynchronously, after close
+  // returns (blocking waiters are granted the moment it arrives). Retries a
+  // non-blocking attempt - fn returns 0 or an errno - while it meets EAGAIN,
+  // for at most 2 s, and returns its last result.
+  static int AfterRelease(const std::function<int()>& fn) {
+    int err = fn();
+    for (int i = 0; i < 200 && err == EAGAIN; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      err = fn();
+    }
+    return err;
   }
   // Runs fn in a child; the child signals readiness by writing to a pipe.
   pid_t Child(const std::function<int(int ready_fd)>& fn, int* ready_read) {
@@ -219,15 +233,8 @@ TEST_F(FileLocks, OfdLocksConflictAndGoWithTheLastClose) {
   EXPECT_EQ(Lock(a, F_WRLCK, F_OFD_SETLK), 0);
   EXPECT_EQ(Lock(b, F_WRLCK, F_OFD_SETLK), EAGAIN) << "OFD locks of two open files conflict, even in one process";
   ::close(a);
-  // The kernel sends FUSE's RELEASE for the closed open file asynchronously
-  // (after close returns), and only that tells the daemon the OFD lock is
-  // gone: allow it a bounded moment, as F_OFD_SETLKW would wait it out.
-  int err = EAGAIN;
-  for (int i = 0; i < 200 && err == EAGAIN; ++i) {
-    err = Lock(b, F_WRLCK, F_OFD_SETLK);
-    if (err == EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(err, 0) << "closing the open file released its OFD lock";
+  EXPECT_EQ(AfterRelease([&] { return Lock(b, F_WRLCK, F_OFD_SETLK); }), 0)
+      << "closing the open file released its OFD lock";
   ::close(b);
 }
 
@@ -238,7 +245,8 @@ TEST_F(FileLocks, FlockIsExclusiveAndIndependentOfFcntl) {
   EXPECT_EQ(errno, EWOULDBLOCK);
   EXPECT_NE(::flock(b, LOCK_SH | LOCK_NB), 0);
   ::close(a);
-  EXPECT_EQ(::flock(b, LOCK_SH | LOCK_NB), 0) << "flock goes with the last close of the open file";
+  EXPECT_EQ(AfterRelease([&] { return ::flock(b, LOCK_SH | LOCK_NB) == 0 ? 0 : errno; }), 0)
+      << "flock goes with the last close of the open file";
   auto heap = Attach();
   EXPECT_EQ(heap->TryLock("obj", LockMode::kWrite, NewOwnerToken()).code(), Code::kBusy) << "flock is a heap lock too";
   ::close(b);
