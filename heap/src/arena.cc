@@ -28,6 +28,10 @@ namespace {
 constexpr std::uint64_t kHeader = sizeof(ChunkHeader);
 constexpr std::uint32_t kMinGrowBlocks = 256;  // 1 MiB
 constexpr int kMaxBinScan = 64;                // best-fit candidates looked at per log bin
+// Frees of at least this many blocks (256 KiB) give their disk space back:
+// a hole punch costs a system call under the heap mutex, and for small runs
+// the next allocation would only have to reserve them again.
+constexpr std::uint32_t kPunchMinBlocks = 64;
 
 std::uint32_t ClassSize(int cls) { return kSmallClassSizes[cls]; }
 std::uint32_t ChunksPerBlock(int cls) { return kBlockSize / ClassSize(cls); }
@@ -145,10 +149,10 @@ void Arena::ClassRemove(int cls, std::uint32_t block) {
   log_->Set(b->next, 0u);
 }
 
-void Arena::MarkFreeRun(std::uint32_t head, std::uint32_t blocks) {
+void Arena::MarkFreeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t flags) {
   PageInfo* h = Info(head);
   log_->LogRange(h, sizeof(PageInfo));
-  *h = PageInfo{format::kPageFreeHead, 0, 0, blocks, 0, 0};
+  *h = PageInfo{format::kPageFreeHead, flags, 0, blocks, 0, 0};
   if (blocks >= 2) {
     PageInfo* t = Info(head + blocks - 1);
     log_->LogRange(t, sizeof(PageInfo));
@@ -264,12 +268,14 @@ Result<std::uint32_t> Arena::AllocateRun(std::uint32_t blocks) {
       }
     }
     if (best != 0) {
+      const std::uint8_t flags = Info(best)->size_class;
       BinRemove(best);
       if (best_count > blocks) {
-        MarkFreeRun(best + blocks, best_count - blocks);
+        MarkFreeRun(best + blocks, best_count - blocks, flags);
         BinInsert(best + blocks, best_count - blocks);
       }
       MarkLargeRun(best, blocks);
+      SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, best, blocks));
       return best;
     }
     if (attempt == 0) Trim();
@@ -406,12 +412,14 @@ Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
     SHMHEAP_RETURN_IF_ERROR(Grow(need - avail));
   }
   const std::uint32_t free_count = q->count;
+  const std::uint8_t flags = q->size_class;
   BinRemove(next);
   if (free_count > need) {
-    MarkFreeRun(next + need, free_count - need);
+    MarkFreeRun(next + need, free_count - need, flags);
     BinInsert(next + need, free_count - need);
   }
   MarkLargeRun(b, have + need);
+  SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, need));
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + need);
   log_->Set(sb->bytes_in_use, sb->bytes_in_use + (std::uint64_t{need} << kBlockShift));
@@ -484,7 +492,7 @@ Status Arena::FlushFrees() {
   flushing_.clear();
   flushing_.swap(pending_);
   for (const PendingFree& p : flushing_) {
-    SHMHEAP_RETURN_IF_ERROR(p.chunk ? FreeNow(p.at) : FreeRun(static_cast<std::uint32_t>(p.at), p.blocks));
+    SHMHEAP_RETURN_IF_ERROR(p.chunk ? FreeNow(p.at) : FreeCommittedRun(static_cast<std::uint32_t>(p.at), p.blocks));
   }
   flushing_.clear();
   return Status::Ok();
@@ -507,7 +515,7 @@ Status Arena::FreeNow(std::uint64_t data_off) {
   log_->Set(h->magic, 0u);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use - n);
   log_->Set(sb->bytes_in_use, sb->bytes_in_use - ((std::uint64_t{n} << kBlockShift) - kHeader));
-  return FreeRun(b, n);
+  return FreeCommittedRun(b, n);
 }
 
 Status Arena::FreeSmall(std::uint32_t block, std::uint32_t in_block) {
@@ -533,9 +541,39 @@ Status Arena::FreeSmall(std::uint32_t block, std::uint32_t in_block) {
   return Status::Ok();
 }
 
-Status Arena::FreeRun(std::uint32_t head, std::uint32_t blocks) {
+Status Arena::FreeCommittedRun(std::uint32_t head, std::uint32_t blocks) {
+  const bool punch = blocks >= kPunchMinBlocks && !punch_unsupported_ && space_->sb()->format_version >= 2;
+  if (punch) holes_.push_back(Hole{head, blocks});
+  return FreeRun(head, blocks, punch);
+}
+
+Status Arena::ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks) {
+  if (!(flags & format::kFreeRunHoles)) return Status::Ok();
+  Status s = file_->Reserve(std::uint64_t{head} << kBlockShift, std::uint64_t{blocks} << kBlockShift);
+  if (s.code() == Code::kNoSpace) {
+    return Status::NoSpace("no disk space to reuse " + std::to_string(blocks) + " freed blocks: " + std::string(s.message()));
+  }
+  return s;
+}
+
+void Arena::PunchHoles() {
+  for (const Hole& h : holes_) {
+    Status s = file_->PunchHole(std::uint64_t{h.head} << kBlockShift, std::uint64_t{h.blocks} << kBlockShift);
+    if (s.ok()) continue;
+    if (s.code() == Code::kNotSupported) {
+      punch_unsupported_ = true;
+      Log()->info("{}; freed space stays allocated in the heap file", s.message());
+      break;
+    }
+    Log()->warn("arena: {}", s.ToString());
+  }
+  holes_.clear();
+}
+
+Status Arena::FreeRun(std::uint32_t head, std::uint32_t blocks, bool holes) {
   const std::uint32_t nblocks = FileBlocks();
   std::uint32_t start = head, len = blocks;
+  std::uint8_t flags = holes ? format::kFreeRunHoles : 0;
   if (PageInfo* p = head > 0 ? Info(head - 1) : nullptr) {
     if (p->kind == format::kPageFreeTail || (p->kind == format::kPageFreeHead && p->count == 1)) {
       std::uint32_t c = p->count;
@@ -546,6 +584,7 @@ Status Arena::FreeRun(std::uint32_t head, std::uint32_t blocks) {
         return Corrupt("free run tail at block " + std::to_string(head - 1) + " has no head");
       }
       BinRemove(ph);
+      flags |= pi->size_class;
       start = ph;
       len += c;
     }
@@ -557,10 +596,11 @@ Status Arena::FreeRun(std::uint32_t head, std::uint32_t blocks) {
         return Corrupt("free run at block " + std::to_string(head + blocks));
       }
       BinRemove(head + blocks);
+      flags |= q->size_class;
       len += q->count;
     }
   }
-  MarkFreeRun(start, len);
+  MarkFreeRun(start, len, flags);
   BinInsert(start, len);
   return Status::Ok();
 }

@@ -76,8 +76,16 @@ class Arena {
   Status Free(std::uint64_t data_off);
   // Performs the deferred frees (logged). Called just before commit.
   Status FlushFrees();
-  // Forgets the deferred frees (the operation is being rolled back).
-  void DropFrees() { pending_.clear(); }
+  // Forgets the deferred frees and holes (the operation is being rolled back).
+  void DropFrees() {
+    pending_.clear();
+    holes_.clear();
+  }
+  // Gives the disk blocks of the large runs this operation freed back to the
+  // file system (version-2 heaps). REQUIRES: the operation has committed and
+  // the heap mutex is still held, so that nobody can have reallocated them.
+  // Failure only costs disk space: it is logged, never returned.
+  void PunchHoles();
 
   // Gives every wholly free small block (each class keeps one for cheap
   // reuse) back to the free runs. Runs before the file is grown.
@@ -123,7 +131,14 @@ class Arena {
   Result<std::uint64_t> AllocateSmall(int cls, std::uint64_t owner);
   Result<std::uint32_t> AllocateRun(std::uint32_t blocks);
   Status FreeSmall(std::uint32_t block, std::uint32_t in_block);
-  Status FreeRun(std::uint32_t head, std::uint32_t blocks);
+  // `holes`: the blocks are about to have their disk space punched out (the
+  // merged run gets kFreeRunHoles).
+  Status FreeRun(std::uint32_t head, std::uint32_t blocks, bool holes = false);
+  // FreeRun for a deferred free of committed blocks: large enough runs are
+  // queued for PunchHoles.
+  Status FreeCommittedRun(std::uint32_t head, std::uint32_t blocks);
+  // Reserves disk for blocks taken from a free run whose head had `flags`.
+  Status ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks);
   Status Grow(std::uint32_t min_blocks);
   Status GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks);
 
@@ -131,7 +146,7 @@ class Arena {
   static std::uint32_t BinFor(std::uint32_t blocks);
   void BinInsert(std::uint32_t head, std::uint32_t blocks);
   void BinRemove(std::uint32_t head);
-  void MarkFreeRun(std::uint32_t head, std::uint32_t blocks);
+  void MarkFreeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t flags = 0);
   void MarkLargeRun(std::uint32_t head, std::uint32_t blocks);
   // Small-class lists.
   void ClassPush(int cls, std::uint32_t block);
@@ -149,6 +164,11 @@ class Arena {
   };
   std::vector<PendingFree> pending_;
   std::vector<PendingFree> flushing_;  // FlushFrees' spare buffer
+  struct Hole {
+    std::uint32_t head, blocks;
+  };
+  std::vector<Hole> holes_;  // runs freed by this operation, punched after commit
+  bool punch_unsupported_ = false;
 
   const Space* space_;
   UndoLog* log_;

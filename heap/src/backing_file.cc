@@ -135,6 +135,30 @@ Status BackingFile::GrowTo(std::uint64_t size) {
   return Status::Ok();
 }
 
+Status BackingFile::Reserve(std::uint64_t offset, std::uint64_t length) {
+  int r = RetryEintr([&] {
+    return ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length));
+  });
+  if (r == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return Status::Ok();
+  return Status::FromErrno("fallocate " + path_ + " at " + std::to_string(offset), errno);
+}
+
+Status BackingFile::PunchHole(std::uint64_t offset, std::uint64_t length) {
+  int r = RetryEintr([&] {
+    return ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(length));
+  });
+  if (r == 0) return Status::Ok();
+  if (errno == EOPNOTSUPP || errno == ENOSYS) return Status::NotSupported(path_ + " cannot punch holes");
+  return Status::FromErrno("punch hole in " + path_ + " at " + std::to_string(offset), errno);
+}
+
+Result<std::uint64_t> BackingFile::AllocatedBytes() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Status::FromErrno("fstat " + path_, errno);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
 Status BackingFile::Sync() {
   if (RetryEintr([&] { return ::fsync(fd_); }) != 0) return Status::FromErrno("fsync " + path_, errno);
   return Status::Ok();

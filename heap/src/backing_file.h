@@ -56,6 +56,19 @@ class BackingFile {
   // file systems without fallocate (logged once at warn).
   Status GrowTo(std::uint64_t size);
 
+  // Reserves disk blocks for [offset, offset + length) inside the file
+  // (fallocate(2) without changing the size): a range whose holes were
+  // punched must be reserved again before it is handed out, so that a full
+  // disk fails here (kNoSpace) rather than as SIGBUS in a library client.
+  // A file system without fallocate is not an error (GrowTo warned already).
+  Status Reserve(std::uint64_t offset, std::uint64_t length);
+  // Gives the disk blocks of [offset, offset + length) back to the file
+  // system (FALLOC_FL_PUNCH_HOLE); the range then reads as zeros. Errors:
+  // kNotSupported when the file system cannot punch holes, kIOError.
+  Status PunchHole(std::uint64_t offset, std::uint64_t length);
+  // Bytes of disk the file occupies (st_blocks * 512).
+  Result<std::uint64_t> AllocatedBytes() const;
+
   // fsync(2). Blocks until the file's data and metadata are on stable storage.
   Status Sync();
 

@@ -81,6 +81,7 @@ Status HeapImpl::Op::Commit() {
   SHMHEAP_RETURN_IF_ERROR(heap_->arena_->FlushFrees());
   heap_->log_->Commit();
   committed_ = true;
+  heap_->arena_->PunchHoles();  // still under the heap mutex (see PunchHoles)
   return Status::Ok();
 }
 
@@ -190,7 +191,7 @@ Status HeapImpl::AttachClient() {
   if (unclean) Log()->warn("{}: heap was not closed cleanly; recovering", path_);
   ReapDeadClients();
   Log()->info("attached heap {} ({} bytes, format {}, client slot {})", path_, space_->sb()->file_size,
-              format::kFormatVersion, slot_);
+              space_->sb()->format_version, slot_);
   return Status::Ok();
 }
 

@@ -40,9 +40,10 @@ Status ValidateSuperblock(const Superblock& sb, std::uint64_t real_size, const s
   auto bad = [&](const std::string& what) { return Status::Corruption(path + ": " + what); };
   if (sb.magic != format::kMagic) return bad("not a shmheap file (magic " + Hex(sb.magic) + ")");
   if (sb.byte_order_mark != format::kByteOrderMark) return bad("byte-order mark " + Hex(sb.byte_order_mark));
-  if (sb.format_version != format::kFormatVersion) {
+  if (sb.format_version < format::kOldestFormatVersion || sb.format_version > format::kFormatVersion) {
     return Status::VersionMismatch(path + ": format version " + std::to_string(sb.format_version) +
-                                   ", this library reads version " + std::to_string(format::kFormatVersion));
+                                   ", this library reads versions " + std::to_string(format::kOldestFormatVersion) +
+                                   " to " + std::to_string(format::kFormatVersion));
   }
   if (sb.block_size != kBlockSize || sb.superblock_size != sizeof(Superblock)) {
     return bad("block size " + std::to_string(sb.block_size));

@@ -237,7 +237,7 @@ std::uint64_t Worker::Size() {
   if (d < 50) return 1 + rng_() % 200;
   if (d < 80) return 200 + rng_() % 3800;
   if (d < 98) return 4000 + rng_() % 36000;
-  return 40000 + rng_() % 260000;
+  return 40000 + rng_() % 1000000;  // frees of 256 KiB+ punch holes
 }
 
 std::optional<std::uint32_t> Worker::Pick(bool present) {

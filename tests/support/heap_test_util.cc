@@ -21,6 +21,8 @@ namespace shmheap::testing {
 namespace {
 
 std::string ScratchBase() {
+  // SHMHEAP_SCRATCH picks another place, e.g. a tmpfs mounted with huge=.
+  if (const char* forced = std::getenv("SHMHEAP_SCRATCH"); forced && *forced) return forced;
   struct stat st {};
   if (::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && ::access("/dev/shm", W_OK) == 0) return "/dev/shm";
   const char* base = std::getenv("TMPDIR");

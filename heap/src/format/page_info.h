@@ -15,6 +15,8 @@
 //  - kSmall: a block carved into equal chunks of small class `size_class`.
 //    `free_count` chunks are free, threaded through `first_free` (byte offset
 //    within the block of the first free chunk; kNoChunk = none).
+//    Version 2: the head's `size_class` byte holds flags (kFreeRunHoles);
+//    any other bit is kCorruption. Version 1 files keep it 0.
 //  - kInterior: interior blocks of a free run (content irrelevant). Set so that
 //    check() can verify that runs tile the arena.
 // Written only under the heap mutex, through the undo log.
@@ -37,6 +39,12 @@ enum PageKind : std::uint8_t {
 };
 
 inline constexpr std::uint32_t kNoChunk = 0xFFFFFFFFu;
+
+// Free-run head flag (in `size_class`): some blocks of the run were given
+// back to the file system (hole punched) after a large free. Whoever
+// allocates blocks from such a run reserves them again (fallocate) first.
+// Coalescing ORs the flags; a split keeps them on both parts.
+inline constexpr std::uint8_t kFreeRunHoles = 1;
 
 struct PageInfo {
   std::uint8_t kind;         // 0: PageKind. Unknown value: kCorruption.

@@ -10,7 +10,8 @@
 // kill -9 at any instant is rolled back by the next holder. Fields marked
 // "atomic" are read without the mutex through std::atomic_ref.
 //
-// Format version 1. No libc type (pthread_mutex_t, ...) is stored anywhere in
+// Format version 2 (version 1 files are read and written as version 1: see
+// kFormatVersion). No libc type (pthread_mutex_t, ...) is stored anywhere in
 // the file: locks are plain 32-bit futex words, so the file does not depend on
 // the libc ABI and i386 and x86_64 processes can share it.
 #ifndef SHMHEAP_FORMAT_SUPERBLOCK_H_
@@ -21,7 +22,13 @@
 namespace shmheap::format {
 
 inline constexpr std::uint64_t kMagic = 0x3150414548484D53ull;  // "SMHHEAP1" LE
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 adds one flag to free-run PageInfo heads (kFreeRunHoles: the run
+// may contain punched holes whose disk blocks must be reserved again before
+// the blocks are handed out). A version-1 file has that byte zero
+// everywhere, so this library opens it unchanged and never punches holes in
+// it (an older library would not re-reserve them); new heaps are version 2.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestFormatVersion = 1;
 inline constexpr std::uint32_t kByteOrderMark = 0x01020304u;
 inline constexpr std::uint32_t kNumSmallClasses = 24;
 inline constexpr std::uint32_t kNumRunBins = 64;
@@ -36,7 +43,7 @@ inline constexpr std::uint32_t kStateCleanClose = 1;   // last client detached c
 struct Superblock {
   // --- identity (written once at creation) ---
   std::uint64_t magic;             // 0: kMagic. Anything else: not a heap (kCorruption).
-  std::uint32_t format_version;    // 8: kFormatVersion. Other: kVersionMismatch.
+  std::uint32_t format_version;    // 8: kOldestFormatVersion..kFormatVersion. Other: kVersionMismatch.
   std::uint32_t byte_order_mark;   // 12: kByteOrderMark as written by the creator.
   std::uint32_t block_size;        // 16: kBlockSize.
   std::uint32_t superblock_size;   // 20: sizeof(Superblock) == kBlockSize.

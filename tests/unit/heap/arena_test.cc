@@ -97,6 +97,79 @@ TEST_F(ArenaTest, AdjacentFreeRunsCoalesce) {
   EXPECT_EQ(big, a);
 }
 
+// Disk bytes of the heap file.
+std::uint64_t DiskBytes(const BackingFile& f) {
+  auto b = f.AllocatedBytes();
+  EXPECT_TRUE(b.ok());
+  return b.ok() ? *b : 0;
+}
+
+TEST_F(ArenaTest, FreedLargeRunGivesItsDiskSpaceBack) {
+  constexpr std::uint64_t kSize = 8ull << 20;
+  std::uint64_t a = Alloc(kSize);
+  std::memset(space_->Bytes(a, kSize), 0x5A, kSize);
+  Alloc(10);  // keeps the run from merging with the free rest of the arena
+  const std::uint64_t before = DiskBytes(file_);
+  FreeIt(a);
+  arena_->PunchHoles();
+  EXPECT_LE(DiskBytes(file_) + kSize - (64 << 10), before) << "an 8 MiB free must give back nearly 8 MiB";
+  EXPECT_TRUE(Check().empty());
+  // The run reads as zeros, as free space may; a chunk header is not there.
+  EXPECT_EQ(std::to_integer<int>(space_->Bytes(a, 1)[0]), 0);
+}
+
+TEST_F(ArenaTest, ReusingPunchedBlocksReservesThemAgain) {
+  constexpr std::uint64_t kSize = 8ull << 20;
+  std::uint64_t a = Alloc(kSize);
+  std::memset(space_->Bytes(a, kSize), 0x5A, kSize);
+  Alloc(10);
+  FreeIt(a);
+  arena_->PunchHoles();
+  const std::uint64_t punched = DiskBytes(file_);
+  // Two allocations split the punched run; both parts are reserved before
+  // anyone can store into them (a full disk is ENOSPC here, not SIGBUS).
+  std::uint64_t b = Alloc(3ull << 20), c = Alloc(3ull << 20);
+  EXPECT_GE(DiskBytes(file_), punched + (6ull << 20));
+  EXPECT_GE(b, a - 16);
+  EXPECT_LT(c, a + kSize);
+  std::memset(space_->Bytes(b, 3ull << 20), 1, 3ull << 20);
+  std::memset(space_->Bytes(c, 3ull << 20), 2, 3ull << 20);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, SmallFreesAndRolledBackFreesPunchNothing) {
+  std::uint64_t a = Alloc(8ull << 20);
+  std::memset(space_->Bytes(a, 8ull << 20), 0x5A, 8ull << 20);
+  std::uint64_t small = Alloc(100000);  // 25 blocks: below the punch threshold
+  std::memset(space_->Bytes(small, 100000), 0x5A, 100000);
+  Alloc(10);
+  const std::uint64_t before = DiskBytes(file_);
+  FreeIt(small);
+  arena_->PunchHoles();
+  EXPECT_EQ(DiskBytes(file_), before);
+  // A free in an operation that is rolled back keeps its data and its disk.
+  ASSERT_TRUE(arena_->Free(a).ok());
+  ASSERT_TRUE(arena_->FlushFrees().ok());
+  arena_->DropFrees();
+  ASSERT_TRUE(log_->Rollback().ok());
+  arena_->PunchHoles();
+  EXPECT_EQ(DiskBytes(file_), before);
+  EXPECT_EQ(std::to_integer<int>(space_->Bytes(a, 8ull << 20)[(8ull << 20) - 1]), 0x5A);
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(ArenaTest, VersionOneHeapNeverPunches) {
+  space_->sb()->format_version = 1;  // as a file made by the previous library
+  std::uint64_t a = Alloc(8ull << 20);
+  std::memset(space_->Bytes(a, 8ull << 20), 0x5A, 8ull << 20);
+  Alloc(10);
+  const std::uint64_t before = DiskBytes(file_);
+  FreeIt(a);
+  arena_->PunchHoles();
+  EXPECT_EQ(DiskBytes(file_), before) << "a version-1 library would not re-reserve punched blocks";
+  EXPECT_TRUE(Check().empty());
+}
+
 TEST_F(ArenaTest, GrowsTheFileAndThePageTable) {
   std::vector<std::uint64_t> offs;
   for (int i = 0; i < 64; ++i) offs.push_back(Alloc(256 * 1024));  // 16 MiB total: forces table growth

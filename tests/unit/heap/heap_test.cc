@@ -1,10 +1,18 @@
 // Heap (public C++ API), single process: names, versions, replace, locks.
+#include <shmheap.h>
 #include <shmheap/heap.hpp>
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstddef>
 #include <cstring>
 #include <thread>
+
+#include "heap/src/format/superblock.h"
 
 #include "tests/support/test_support.h"
 
@@ -236,6 +244,78 @@ TEST_F(HeapTest, ManyObjectsGrowTheIndex) {
   for (int i = 0; i < 20000; i += 2) ASSERT_TRUE(heap_->Remove("obj" + std::to_string(i)).ok());
   EXPECT_EQ(heap_->List().size(), 10000u);
   ExpectConsistent();
+}
+
+std::uint64_t DiskBytesOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+std::uint32_t FormatVersionOf(const std::string& path) {
+  std::uint32_t v = 0;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::pread(fd, &v, 4, offsetof(format::Superblock, format_version)), 4);
+  ::close(fd);
+  return v;
+}
+
+TEST_F(HeapTest, RemovingALargeObjectGivesItsDiskSpaceBack) {
+  constexpr std::size_t kSize = 16u << 20;
+  auto a = heap_->Allocate("big", kSize);
+  ASSERT_TRUE(a.ok());
+  std::memset(a->data(), 0x77, kSize);
+  ASSERT_TRUE(heap_->Allocate("after", 16).ok());
+  const std::uint64_t before = DiskBytesOf(dir_.File("t.heap"));
+  ASSERT_TRUE(heap_->Remove("big").ok());
+  EXPECT_LE(DiskBytesOf(dir_.File("t.heap")) + kSize - (1u << 20), before);
+  ExpectConsistent();
+  // The space is reused, reserved again, and holds what is stored in it.
+  auto b = heap_->Allocate("again", kSize);
+  ASSERT_TRUE(b.ok());
+  EXPECT_GE(DiskBytesOf(dir_.File("t.heap")) + (1u << 20), before);
+  EXPECT_EQ(std::to_integer<int>((*b)[kSize / 2]), 0) << "named objects are zero-filled";
+  std::memset(b->data(), 0x11, kSize);
+  ExpectConsistent();
+}
+
+TEST(HeapFormatTest, VersionOneHeapOpensAndStaysVersionOne) {
+  testing::TempDir dir;
+  const std::string path = dir.File("v1.heap");
+  {
+    Options o;
+    o.max_size = 256ull << 20;
+    auto h = Heap::Open(path, o);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    auto a = (*h)->Allocate("big", 8u << 20);
+    ASSERT_TRUE(a.ok());
+    std::memset(a->data(), 0x42, 8u << 20);
+    ASSERT_TRUE((*h)->Allocate("small", 5).ok());
+  }
+  ASSERT_EQ(FormatVersionOf(path), format::kFormatVersion);
+  // Until now nothing was freed, so the file is also a valid version-1 file
+  // (free-run flags all zero): make it one, as the previous library wrote.
+  {
+    const std::uint32_t one = 1;
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, &one, 4, offsetof(format::Superblock, format_version)), 4);
+    ::close(fd);
+  }
+  EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
+  auto h = Heap::Open(path, Options{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  auto f = (*h)->Find("big");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(std::to_integer<int>((*f)[12345]), 0x42);
+  const std::uint64_t before = DiskBytesOf(path);
+  ASSERT_TRUE((*h)->Remove("big").ok());
+  EXPECT_EQ(DiskBytesOf(path), before) << "no holes in a file an older library may open";
+  EXPECT_TRUE((*h)->CheckAttached().empty());
+  h->reset();
+  EXPECT_EQ(FormatVersionOf(path), 1u);
+  EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
 }
 
 }  // namespace
