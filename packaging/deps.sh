@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config g++-multilib
       fuse3 libfuse3-dev libboost-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-      attr python3 python3-numpy util-linux procps psmisc)
+      attr python3 python3-numpy util-linux procps psmisc iproute2
+      nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
