@@ -1,8 +1,9 @@
 // HoldTable: this process's view of its own hold table (format/lock_slot.h),
 // and ForEachHold, the scan any process may run over any client's table.
 //
-// Lookup goes through a process-local hash map from (record, owner) to the
-// entry; the shared segments are only ever appended to, so entries never move
+// Lookup goes through a process-local hash index from (record, owner) to the
+// entry (open addressing: a lock and its unlock insert and erase a key, and
+// must not allocate); the shared segments are only ever appended to, so entries never move
 // and another process scanning them (recount after a crash, the reaper,
 // deadlock detection) sees each entry in one place.
 //
@@ -15,8 +16,8 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <atomic>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include <shmheap/status.hpp>
@@ -67,8 +68,9 @@ class HoldTable {
   // Empties the entry's slot (unlogged, or through `log` when given).
   void Remove(format::HoldEntry* e, UndoLog* log);
 
-  // True when fewer than `n` free slots remain.
-  bool NeedsReserve(std::uint32_t n);
+  // True when fewer than `n` free slots remain. Lock-free and approximate:
+  // FindOrInsert still returns nullptr if another thread took the reserve.
+  bool NeedsReserve(std::uint32_t n) const { return free_count_.load(std::memory_order_relaxed) < n; }
   // Appends a segment so at least `n` free slots exist. REQUIRES: heap mutex
   // held, mu_ not held. Logged.
   Status Reserve(Arena* arena, UndoLog* log, std::uint32_t n);
@@ -78,19 +80,39 @@ class HoldTable {
 
   std::mutex& mu() { return mu_; }
 
+  // The process-local (record, owner) -> entry index. Public for its test.
+  // Linear probing over a power-of-two array, at most half full; erase
+  // shifts the following run back, so there are no tombstones. A key's
+  // record is never 0 (record index + 1), so 0 marks an empty slot.
+  class Index {
+   public:
+    format::HoldEntry* Find(Key key) const;
+    void Insert(Key key, format::HoldEntry* e);  // REQUIRES: key absent
+    void Erase(Key key);
+    void Clear();
+
+   private:
+    struct Slot {
+      Key key{0, 0};
+      format::HoldEntry* entry = nullptr;
+    };
+    std::size_t Home(Key key) const;
+    void Grow();
+    std::vector<Slot> slots_;
+    std::size_t count_ = 0;
+    unsigned shift_ = 64;  // 64 - log2(slots_.size())
+  };
+
  private:
   void RaiseHighWater(format::HoldEntry* e);  // REQUIRES: mu_
+  void PushFree(format::HoldEntry* e);        // REQUIRES: mu_
 
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const noexcept {
-      return static_cast<std::size_t>(k.record * 0x9E3779B97F4A7C15ull ^ k.owner);
-    }
-  };
   const Space* space_;
   format::ClientSlot* slot_;
   std::mutex mu_;
-  std::unordered_map<Key, format::HoldEntry*, KeyHash> map_;  // GUARDED_BY(mu_)
-  std::vector<format::HoldEntry*> free_;                       // GUARDED_BY(mu_)
+  Index index_;                                   // GUARDED_BY(mu_)
+  std::vector<format::HoldEntry*> free_;          // GUARDED_BY(mu_)
+  std::atomic<std::size_t> free_count_{0};        // free_.size(), for NeedsReserve
 };
 
 // ------------------------------------------------------------ implementation

@@ -8,27 +8,6 @@ namespace shmheap {
 using format::kRecordSeg0;
 using format::ObjectRecord;
 
-unsigned RecordTable::SegmentOf(std::uint64_t index, std::uint64_t* first) {
-  // Segment k covers [kRecordSeg0 * (2^k - 1), kRecordSeg0 * (2^(k+1) - 1)).
-  std::uint64_t q = index / kRecordSeg0 + 1;
-  unsigned k = 63 - static_cast<unsigned>(__builtin_clzll(q));
-  *first = kRecordSeg0 * ((1ull << k) - 1);
-  return k;
-}
-
-std::uint64_t RecordTable::high() const {
-  return AtomicField(space_->sb()->record_high).load(std::memory_order_acquire);
-}
-
-ObjectRecord* RecordTable::Get(std::uint64_t index) const {
-  if (index >= high()) return nullptr;
-  std::uint64_t first;
-  unsigned k = SegmentOf(index, &first);
-  if (k >= format::kNumRecordSegments) return nullptr;
-  std::uint64_t seg = AtomicField(space_->sb()->record_segments[k]).load(std::memory_order_acquire);
-  if (seg == 0) return nullptr;
-  return space_->At<ObjectRecord>(seg + (index - first) * sizeof(ObjectRecord));
-}
 
 Result<std::uint64_t> RecordTable::Allocate() {
   auto* sb = space_->sb();

@@ -47,6 +47,30 @@ class RecordTable {
   Arena* arena_;
 };
 
+// Inline: every lookup, lock and unlock resolves a record.
+
+inline unsigned RecordTable::SegmentOf(std::uint64_t index, std::uint64_t* first) {
+  // Segment k covers [kRecordSeg0 * (2^k - 1), kRecordSeg0 * (2^(k+1) - 1)).
+  std::uint64_t q = index / format::kRecordSeg0 + 1;
+  unsigned k = 63 - static_cast<unsigned>(__builtin_clzll(q));
+  *first = format::kRecordSeg0 * ((1ull << k) - 1);
+  return k;
+}
+
+inline std::uint64_t RecordTable::high() const {
+  return AtomicField(space_->sb()->record_high).load(std::memory_order_acquire);
+}
+
+inline format::ObjectRecord* RecordTable::Get(std::uint64_t index) const {
+  if (index >= high()) return nullptr;
+  std::uint64_t first;
+  unsigned k = SegmentOf(index, &first);
+  if (k >= format::kNumRecordSegments) return nullptr;
+  std::uint64_t seg = AtomicField(space_->sb()->record_segments[k]).load(std::memory_order_acquire);
+  if (seg == 0) return nullptr;
+  return space_->At<format::ObjectRecord>(seg + (index - first) * sizeof(format::ObjectRecord));
+}
+
 }  // namespace shmheap
 
 #endif  // SHMHEAP_RECORDS_H_
