@@ -2,6 +2,8 @@
 // handle tables, and the cache watcher.
 #include "fs/src/filesystem.h"
 
+#include <shmheap/reference.hpp>
+
 #include <cerrno>
 #include <vector>
 
@@ -91,7 +93,9 @@ Result<std::shared_ptr<Heap>> Filesystem::HeapOf(const Node& dir) {
 struct stat Filesystem::StatObject(const Node& heap_dir, const ObjectInfo& info) const {
   struct stat st {};
   st.st_ino = ObjectNode(heap_dir.heap->slot, info.id.inode);
-  st.st_mode = S_IFREG | (info.attr.mode & 07777);
+  // A reference (COOL representative) is a symbolic link whose target text
+  // is its bytes; everything else is a regular file.
+  st.st_mode = IsReferenceMode(info.attr.mode) ? S_IFLNK | 0777 : S_IFREG | (info.attr.mode & 07777);
   st.st_nlink = info.name.empty() ? 0 : 1;
   st.st_uid = info.attr.uid;
   st.st_gid = info.attr.gid;

@@ -20,6 +20,8 @@ struct fuse_lowlevel_ops MakeOperations() {
   ops.rmdir = OpRmdir;
   ops.mknod = OpMknod;
   ops.unlink = OpUnlink;
+  ops.symlink = OpSymlink;
+  ops.readlink = OpReadlink;
   ops.rename = OpRename;
   ops.opendir = OpOpendir;
   ops.readdir = OpReaddir;

@@ -24,6 +24,8 @@ void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) n
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept;
 void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) noexcept;
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept;
+void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) noexcept;
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) noexcept;
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
               unsigned int flags) noexcept;
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexcept;

@@ -1,9 +1,12 @@
-// Handlers for directories: mkdir/rmdir (heaps), mknod/unlink/rename
-// (objects, and heaps at the root), opendir/readdir(plus)/releasedir.
+// Handlers for directories: mkdir/rmdir (heaps), mknod/symlink/unlink/rename
+// (objects, and heaps at the root), readlink (references),
+// opendir/readdir(plus)/releasedir.
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include <shmheap/reference.hpp>
 
 #include "fs/src/filesystem.h"
 #include "fs/src/log.h"
@@ -72,6 +75,46 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, d
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "mknod");
     fuse_reply_entry(req, &*e);
+  });
+}
+
+void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) noexcept {
+  Guarded(req, "symlink", [&] {
+    Filesystem* fs = FsOf(req);
+    auto dir = fs->Resolve(parent);
+    if (!dir.ok()) return ReplyError(req, dir.status(), "symlink");
+    auto heap = fs->HeapOf(*dir);
+    if (!heap.ok()) return ReplyErrno(req, dir->kind == Node::kRoot ? EPERM : ENOTDIR);
+    const std::string_view target(link);
+    if (target.empty() || target.size() > kMaxReferenceTarget) return ReplyErrno(req, ENAMETOOLONG);
+    // Any target text is stored, as on a local file system; library clients
+    // follow the ones that name an object (<shmheap/reference.hpp>).
+    ObjectAttr a = NewAttr(req, fs, *dir, 0777);
+    a.mode = kReferenceMode;
+    auto id = (*heap)->CreateWith(name, std::as_bytes(std::span(target.data(), target.size())), a);
+    if (!id.ok()) return ReplyError(req, id.status(), "symlink");
+    Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode), dir->heap, *id};
+    auto e = fs->Entry(n);
+    if (!e.ok()) return ReplyError(req, e.status(), "symlink");
+    fuse_reply_entry(req, &*e);
+  });
+}
+
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) noexcept {
+  Guarded(req, "readlink", [&] {
+    Filesystem* fs = FsOf(req);
+    auto n = fs->Resolve(ino);
+    if (!n.ok()) return ReplyError(req, n.status(), "readlink");
+    if (n->kind != Node::kObject) return ReplyErrno(req, EINVAL);
+    Heap& heap = *n->heap->heap;
+    auto info = heap.Stat(n->id);
+    if (!info.ok()) return ReplyError(req, info.status(), "readlink");
+    if (!IsReferenceMode(info->attr.mode)) return ReplyErrno(req, EINVAL);
+    std::string text;
+    auto r = heap.Read(n->id, 0, static_cast<std::size_t>(std::min<std::uint64_t>(info->size, kMaxReferenceTarget)),
+                       [&](std::span<const std::byte> b) { text.assign(reinterpret_cast<const char*>(b.data()), b.size()); });
+    if (!r.ok()) return ReplyError(req, r.status(), "readlink");
+    fuse_reply_readlink(req, text.c_str());
   });
 }
 

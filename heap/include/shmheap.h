@@ -167,6 +167,31 @@ int shmheap_sem_trywait(shmheap_t *h, const char *name);
 int shmheap_sem_post(shmheap_t *h, const char *name);
 int shmheap_sem_getvalue(shmheap_t *h, const char *name, unsigned *value);
 
+/* References between heaps by name (COOL v2's representatives; see
+ * <shmheap/reference.hpp>). A reference is an object whose bytes name its
+ * target: "OBJECT" in the same heap, or "../HEAP/OBJECT" for object OBJECT
+ * of heap HEAP.heap in the same directory. Through the shmheapfs mount a
+ * reference is a symbolic link with exactly that target (`ln -s` makes one).
+ *
+ * shmheap_ref_create: creates reference `name` to `target`, atomically; the
+ *   target need not exist yet. Returns 0 or -1: EEXIST, EINVAL (bad name or
+ *   target), EOPNOTSUPP (a target no heap can reach, e.g. an absolute path),
+ *   ENOSPC.
+ * shmheap_ref_read: copies the target text (not NUL-terminated, as
+ *   readlink(2)) into buf, at most `len` bytes. Returns its full length, or
+ *   -1: ENOENT, EINVAL (`name` is not a reference).
+ * shmheap_ref_resolve: follows `name` through references (at most 8) to an
+ *   object that is not one and returns its address, its size in *size (may
+ *   be NULL) and its heap in *heap: `h` itself, or a heap the call attached,
+ *   which the caller detaches with shmheap_detach() when done (the address
+ *   is valid until then). A name that is not a reference resolves to
+ *   itself. Returns NULL on error: ENOENT (a dangling reference: object or
+ *   heap missing), EINVAL (too many references), EOPNOTSUPP, or the errors
+ *   of shmheap_attach. */
+int shmheap_ref_create(shmheap_t *h, const char *name, const char *target);
+int shmheap_ref_read(shmheap_t *h, const char *name, char *buf, size_t len);
+void *shmheap_ref_resolve(shmheap_t *h, const char *name, shmheap_t **heap, size_t *size);
+
 /* A message describing the last failure in the calling thread ("" if none). */
 const char *shmheap_last_error(void);
 

@@ -1,5 +1,6 @@
 // The C API: converts arguments, calls the C++ API, converts the result.
 // No logic lives here. errno is produced only through Status::ToErrno.
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include <shmheap.h>
 #include <shmheap/heap.hpp>
+#include <shmheap/reference.hpp>
 
 #include "heap/src/log.h"
 
@@ -242,6 +244,40 @@ int shmheap_sem_getvalue(shmheap_t* h, const char* name, unsigned* value) {
     if (!v.ok()) return v.status();
     if (value) *value = *v;
     return shmheap::Status::Ok();
+  });
+}
+
+int shmheap_ref_create(shmheap_t* h, const char* name, const char* target) {
+  return Guard(-1, [&] {
+    if (!h || !name || !target) return FailErrno(EINVAL, "NULL argument", -1);
+    auto id = shmheap::CreateReference(*h->heap, name, target);
+    return id.ok() ? 0 : Fail(id.status(), -1);
+  });
+}
+
+int shmheap_ref_read(shmheap_t* h, const char* name, char* buf, size_t len) {
+  return Guard(-1, [&] {
+    if (!h || !name || (!buf && len)) return FailErrno(EINVAL, "NULL argument", -1);
+    auto t = shmheap::ReadReference(*h->heap, name);
+    if (!t.ok()) return Fail(t.status(), -1);
+    std::memcpy(buf, t->data(), std::min(len, t->size()));
+    return static_cast<int>(t->size());
+  });
+}
+
+void* shmheap_ref_resolve(shmheap_t* h, const char* name, shmheap_t** heap, size_t* size) {
+  return Guard<void*>(nullptr, [&]() -> void* {
+    if (!h || !name || !heap) return FailErrno<void*>(EINVAL, "NULL argument", nullptr);
+    auto r = shmheap::Resolve(*h->heap, name);
+    if (!r.ok()) return Fail<void*>(r.status(), nullptr);
+    *heap = h;
+    if (r->attached) {
+      auto handle = std::make_unique<shmheap_handle>();
+      handle->heap = std::move(r->attached);
+      *heap = handle.release();  // the caller detaches it
+    }
+    if (size) *size = r->data.size();
+    return r->data.data() ? static_cast<void*>(r->data.data()) : static_cast<void*>((*heap)->heap->base());
   });
 }
 

@@ -42,9 +42,18 @@ Result<ObjectId> HeapImpl::IdOf(std::uint64_t inode) {
 }
 
 Result<ObjectId> HeapImpl::Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) {
-  auto span = Allocate(name, size, attr);
+  if (size > SIZE_MAX) return Status::NoSpace("object size exceeds the address space");
+  ObjectId id;
+  auto span = AllocateNamed(name, static_cast<std::size_t>(size), {}, attr, &id);
   if (!span.ok()) return span.status();
-  return Lookup(name);
+  return id;
+}
+
+Result<ObjectId> HeapImpl::CreateWith(std::string_view name, std::span<const std::byte> bytes, const ObjectAttr& attr) {
+  ObjectId id;
+  auto span = AllocateNamed(name, bytes.size(), bytes, attr, &id);
+  if (!span.ok()) return span.status();
+  return id;
 }
 
 Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end) {
@@ -187,7 +196,8 @@ Result<ObjectInfo> HeapImpl::SetAttr(ObjectId id, const AttrChange& c) {
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
   ObjectRecord* r = Record(*index);
-  if (c.mode) log_->Set(r->mode, *c.mode);
+  // The file type bits (a reference's S_IFLNK) stay; only permissions change.
+  if (c.mode) log_->Set(r->mode, (r->mode & 0170000u) | (*c.mode & 07777u));
   if (c.uid) log_->Set(r->uid, *c.uid);
   if (c.gid) log_->Set(r->gid, *c.gid);
   if (c.atime_ns) log_->Set(r->atime_ns, *c.atime_ns);

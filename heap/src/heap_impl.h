@@ -64,6 +64,7 @@ class HeapImpl final : public Heap {
   Status UnlockByName(std::string_view name, OwnerToken owner, std::span<std::byte>* data = nullptr) override;
   Status Unlock(ObjectId id, OwnerToken owner) override;
   Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) override;
+  Result<ObjectId> CreateWith(std::string_view name, std::span<const std::byte> bytes, const ObjectAttr& attr) override;
   Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
                            const std::function<void(std::span<const std::byte>)>& fn) override;
   Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) override;
@@ -138,6 +139,11 @@ class HeapImpl final : public Heap {
 
   // Object helpers. REQUIRE: the heap mutex (an Op) unless noted.
   Status ValidateName(std::string_view name) const;
+  // Allocate, with the first init.size() bytes taken from `init` (written
+  // before the name is published, so the object never exists without them)
+  // and the object's id in *id if given.
+  Result<std::span<std::byte>> AllocateNamed(std::string_view name, std::size_t size, std::span<const std::byte> init,
+                                             const ObjectAttr& attr, ObjectId* id);
   Result<std::uint64_t> FindLocked(std::string_view name) const;
   // Lock-free lookup, falling back to the heap mutex. Does not need an Op.
   Result<std::uint64_t> FindAny(std::string_view name);

@@ -52,7 +52,14 @@ Result<std::uint64_t> HeapImpl::StoreString(std::string_view s, std::uint64_t ow
 }
 
 Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size_t size, const ObjectAttr& attr) {
+  return AllocateNamed(name, size, {}, attr, nullptr);
+}
+
+Result<std::span<std::byte>> HeapImpl::AllocateNamed(std::string_view name, std::size_t size,
+                                                     std::span<const std::byte> init, const ObjectAttr& attr,
+                                                     ObjectId* id) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
+  if (init.size() > size) return Status::InvalidArgument("initial bytes exceed the object size");
   SHMHEAP_RETURN_IF_ERROR(ValidateName(name));
   const std::uint64_t hash = HashName(name);
   Op op(this);
@@ -64,7 +71,9 @@ Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size
   auto name_off = StoreString(name, *index + 1);
   if (!name_off.ok()) return name_off.status();
   std::byte* bytes = space_->Bytes(*data, size);
-  std::memset(bytes, 0, size);  // fresh chunk: unlogged
+  // Fresh chunk: unlogged. The contents are in place before the name is.
+  if (!init.empty()) std::memcpy(bytes, init.data(), init.size());
+  std::memset(bytes + init.size(), 0, size - init.size());
   ObjectRecord* r = Record(*index);
   const std::int64_t now = NowNs();
   // A record allocated in this operation is written directly (see
@@ -85,6 +94,7 @@ Result<std::span<std::byte>> HeapImpl::Allocate(std::string_view name, std::size
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));
   SHMHEAP_RETURN_IF_ERROR(op.Commit());
+  if (id) *id = ObjectId{*index + 1, r->generation};
   SPDLOG_LOGGER_DEBUG(Log(), "allocated object '{}' ({} bytes) as record {}", name, size, *index);
   return std::span<std::byte>(bytes, size);
 }

@@ -247,6 +247,11 @@ class Heap {
   // Creates a named object of `size` zero bytes and returns its id.
   // Errors as Allocate.
   virtual Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) = 0;
+  // Creates a named object holding `bytes`, atomically: no process ever
+  // sees the name without its contents (even after a kill -9 mid-way).
+  // Errors as Allocate.
+  virtual Result<ObjectId> CreateWith(std::string_view name, std::span<const std::byte> bytes,
+                                      const ObjectAttr& attr) = 0;
   // Calls fn with the bytes [off, off + len) of the object's current version,
   // clipped at its size (an empty span past the end). The version is pinned
   // during the call: a concurrent Replace or resize in any process cannot
