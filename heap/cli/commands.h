@@ -24,6 +24,7 @@ int CmdCheck(const Args& args);
 int CmdPut(const Args& args);
 int CmdCat(const Args& args);
 int CmdRm(const Args& args);
+int CmdLn(const Args& args);
 
 // Parses "64M", "1G", "4096" (suffixes K, M, G, T: powers of 1024).
 std::optional<std::uint64_t> ParseSize(const std::string& s);

@@ -20,6 +20,7 @@ constexpr const char* kUsage =
     "  put PATH NAME FILE          store FILE ('-' = stdin) as object NAME (replacing it)\n"
     "  cat PATH NAME               write object NAME to stdout\n"
     "  rm PATH NAME...             remove objects\n"
+    "  ln PATH NAME TARGET         create reference NAME to OBJECT or ../HEAP/OBJECT (a symlink on the mount)\n"
     "options: -v (debug log), --version, --help\n";
 
 }  // namespace
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--version") {
-      std::puts("shmheap 0.1.0 (heap format 1)");
+      std::puts("shmheap 0.1.0 (heap format 2)");
       return 0;
     }
     if (a == "-v") {
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
   }
   static const std::map<std::string, int (*)(const Args&)> commands = {
       {"create", CmdCreate}, {"ls", CmdLs},   {"clients", CmdClients}, {"stat", CmdStat},
-      {"check", CmdCheck},   {"put", CmdPut}, {"cat", CmdCat},         {"rm", CmdRm}};
+      {"check", CmdCheck},   {"put", CmdPut}, {"cat", CmdCat},         {"rm", CmdRm},
+      {"ln", CmdLn}};
   auto it = commands.find(args[0]);
   if (it == commands.end()) return Usage("unknown command '" + args[0] + "'");
   args.erase(args.begin());

@@ -58,6 +58,14 @@ TEST_F(Symlinks, LibraryReferenceIsASymlinkOnTheMount) {
   EXPECT_EQ(Sh("find " + Mnt("b") + " -type l").output, Mnt("b/local") + "\n");
 }
 
+TEST_F(Symlinks, TheCliMakesAndListsReferences) {
+  ASSERT_EQ(Sh("printf cli > " + Mnt("b/obj")).status, 0);
+  ASSERT_EQ(Sh(CliPath() + " ln " + HeapFile("a") + " via_cli ../b/obj").status, 0);
+  EXPECT_EQ(Sh("cat " + Mnt("a/via_cli")).output, "cli");
+  EXPECT_EQ(Sh(CliPath() + " ls " + HeapFile("a") + " | grep -c 'via_cli.*-> ../b/obj$'").output, "1\n");
+  EXPECT_NE(Sh(CliPath() + " ln " + HeapFile("a") + " bad /etc/passwd").status, 0) << "unreachable target";
+}
+
 TEST_F(Symlinks, RenameRemoveAndRestartKeepReferencesIntact) {
   ASSERT_EQ(Sh("printf x > " + Mnt("b/obj") + " && ln -s ../b/obj " + Mnt("a/one")).status, 0);
   ASSERT_EQ(Sh("mv " + Mnt("a/one") + " " + Mnt("a/two")).status, 0);
