@@ -183,6 +183,13 @@ bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
   return same;
 }
 
+void Filesystem::NoteOwnUnlock(fuse_ino_t ino, std::uint64_t before, std::uint64_t after) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || !it->second.watched) return;
+  if (it->second.version_seen == before && after == before + 1) it->second.version_seen = after;
+}
+
 Filesystem::KernelChange::KernelChange(Filesystem* fs, fuse_ino_t ino) : fs_(fs), ino_(ino) {
   std::lock_guard<std::mutex> g(fs_->inodes_mu_);
   ++fs_->inodes_[ino_].kernel_changes;

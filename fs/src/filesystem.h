@@ -115,6 +115,12 @@ class Filesystem {
     Filesystem* fs_;
     fuse_ino_t ino_;
   };
+  // Records that the version moved from `before` to `after` through the file
+  // users' own write unlock (the heap bumps the version when a WRITE lock is
+  // released or downgraded): if the kernel's cache reflected `before` and
+  // nothing else happened meanwhile (after == before + 1), it reflects
+  // `after` too. Call inside a KernelChange scope around the unlock.
+  void NoteOwnUnlock(fuse_ino_t ino, std::uint64_t before, std::uint64_t after);
   // Drops the kernel's cached pages and attributes of `ino` now if a library
   // client changed the object since the kernel last saw it. Used before a
   // lock grant is answered.

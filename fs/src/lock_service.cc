@@ -91,17 +91,39 @@ void LockService::Reduce(std::uint64_t inode, lockd::HeapMode mode) {
   if (it == held_.end()) return;
   Held& h = it->second;
   Heap& heap = *h.heap->heap;
+  // Releasing (or downgrading) WRITE bumps the object's version. That is the
+  // file users' own change, not a library client's: tell the cache logic, or
+  // the next grant (and the watcher) would drop the kernel's page cache on
+  // every lock cycle. The KernelChange scope keeps the watcher away between
+  // the unlock and the note.
+  Filesystem::KernelChange change(fs_, inode);
+  const bool bumps = h.mode == lockd::HeapMode::kWrite && mode != lockd::HeapMode::kWrite;
+  std::uint64_t before = 0;
+  if (bumps) {
+    if (auto info = heap.Stat(h.id); info.ok()) before = info->version;
+  }
+  const Status done = ReduceHeld(heap, h, inode, mode);
+  if (bumps && done.ok() && before != 0) {
+    if (auto info = heap.Stat(h.id); info.ok()) fs_->NoteOwnUnlock(inode, before, info->version);
+  }
+  if (mode == lockd::HeapMode::kNone) held_.erase(it);
+}
+
+Status LockService::ReduceHeld(Heap& heap, Held& h, std::uint64_t inode, lockd::HeapMode mode) {
+  Status result;
   if (mode == lockd::HeapMode::kNone) {
     for (int i = 0; i < h.depth; ++i) {
       Status s = heap.Unlock(h.id, collective_);
       if (!s.ok() && !s.Is(Code::kStale)) Log()->error("releasing the heap lock of {}: {}", inode, s.ToString());
+      if (!s.ok()) result = s;
     }
-    held_.erase(it);
   } else if (mode == lockd::HeapMode::kRead && h.mode == lockd::HeapMode::kWrite) {
     Status s = heap.Downgrade(h.id, collective_);
     if (!s.ok()) Log()->error("downgrading the heap lock of {}: {}", inode, s.ToString());
+    result = s;
     h.mode = mode;
   }
+  return result;
 }
 
 // -------------------------------------------------------- FUSE requests

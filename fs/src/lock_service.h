@@ -87,6 +87,10 @@ class LockService final : public lockd::HeapLockBridge {
     ObjectId id;
     std::shared_ptr<HeapEntry> heap;
   };
+  // Reduce's heap calls: unlock every nesting level, or downgrade.
+  // REQUIRES: mu_ (lock order: mu_, then Filesystem's inode mutex, then the
+  // heap's locks).
+  Status ReduceHeld(Heap& heap, Held& h, std::uint64_t inode, lockd::HeapMode mode);
 
   // Queues or answers a blocking request. `start` calls the engine.
   void Wait(fuse_req_t req, fuse_ino_t ino, std::uint64_t owner, bool write,

@@ -96,6 +96,61 @@ TEST_F(Coherence, WritingThroughTheMountKeepsTheKernelsPageCache) {
   ::close(fd);
 }
 
+// Pages of `fd`'s first `size` bytes not in the kernel's page cache.
+std::size_t PagesNotCached(int fd, std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return size / 4096;
+  std::vector<unsigned char> resident(size / 4096);
+  std::size_t missing = resident.size();
+  if (::mincore(p, size, resident.data()) == 0) {
+    missing = 0;
+    for (unsigned char r : resident) missing += (r & 1) ? 0 : 1;
+  }
+  ::munmap(p, size);
+  return missing;
+}
+
+TEST_F(Coherence, FileUsersLockCyclesKeepTheKernelsPageCache) {
+  // Lock, write, unlock, as the PUPS counter does: the heap version moves on
+  // every write unlock, but no library client changed anything, so the
+  // kernel's cached pages must stay (neither the grant nor the watcher may
+  // take the file user's own unlock for a foreign change).
+  constexpr std::size_t kSize = 4u << 20;
+  int fd = ::open(Mnt("h/cycled").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  std::vector<char> data(kSize, 'c');
+  ASSERT_EQ(::pwrite(fd, data.data(), kSize, 0), static_cast<ssize_t>(kSize));
+  ASSERT_EQ(PagesNotCached(fd, kSize), 0u);
+  for (int i = 0; i < 30; ++i) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    ASSERT_EQ(::fcntl(fd, F_SETLKW, &fl), 0);
+    ASSERT_EQ(::pwrite(fd, "x", 1, i * 4096), 1);
+    fl.l_type = F_UNLCK;
+    ASSERT_EQ(::fcntl(fd, F_SETLK, &fl), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the watcher look too
+  }
+  EXPECT_EQ(PagesNotCached(fd, kSize), 0u) << "of " << kSize / 4096 << " pages";
+  // A library write under the lock is still seen at the next file lock.
+  auto heap = Attach();
+  {
+    auto g = heap->Lock("cycled", LockMode::kWrite);
+    ASSERT_TRUE(g.ok());
+    g->data()[0] = std::byte{'L'};
+  }
+  struct flock fl {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  ASSERT_EQ(::fcntl(fd, F_SETLKW, &fl), 0);
+  char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, 0), 1);
+  EXPECT_EQ(c, 'L');
+  fl.l_type = F_UNLCK;
+  ASSERT_EQ(::fcntl(fd, F_SETLK, &fl), 0);
+  ::close(fd);
+}
+
 TEST_F(Coherence, TwoProcessesMappingOneFileSeeEachOthersStores) {
   ASSERT_EQ(Sh("truncate -s 4096 " + Mnt("h/shared")).status, 0);
   int fd = ::open(Mnt("h/shared").c_str(), O_RDWR);
