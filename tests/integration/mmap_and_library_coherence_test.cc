@@ -88,10 +88,11 @@ TEST_F(Coherence, WritingThroughTheMountKeepsTheKernelsPageCache) {
   for (unsigned char r : resident) dropped += (r & 1) ? 0 : 1;
   // The bugs this guards against dropped 80-100 % of the pages (the watcher
   // taking our own appends for a library change; AUTO_INVAL_DATA on every
-  // attribute refresh). On this VM a few pages also go missing now and then
-  // for reasons outside the daemon's invalidation (11..512 of ~110k seen,
-  // with and without hole punching, never a whole file): allow 1 %.
-  EXPECT_LE(dropped, pages / 100) << "of " << pages << " pages written";
+  // attribute refresh). On our VMs the kernel also drops a few pages of any
+  // FUSE file's cache with no request at all: a 64 MiB file left idle for
+  // 12 s lost 534 of 16384 pages here and 959 under libfuse's passthrough_ll
+  // (an ext4 file lost none). Allow 5 %.
+  EXPECT_LE(dropped, pages / 20) << "of " << pages << " pages written";
   ::munmap(p, size);
   ::close(fd);
 }
@@ -120,7 +121,7 @@ TEST_F(Coherence, FileUsersLockCyclesKeepTheKernelsPageCache) {
   ASSERT_GE(fd, 0);
   std::vector<char> data(kSize, 'c');
   ASSERT_EQ(::pwrite(fd, data.data(), kSize, 0), static_cast<ssize_t>(kSize));
-  ASSERT_EQ(PagesNotCached(fd, kSize), 0u);
+  ASSERT_LE(PagesNotCached(fd, kSize), kSize / 4096 / 20);
   for (int i = 0; i < 30; ++i) {
     struct flock fl {};
     fl.l_type = F_WRLCK;
@@ -131,7 +132,10 @@ TEST_F(Coherence, FileUsersLockCyclesKeepTheKernelsPageCache) {
     ASSERT_EQ(::fcntl(fd, F_SETLK, &fl), 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the watcher look too
   }
-  EXPECT_EQ(PagesNotCached(fd, kSize), 0u) << "of " << kSize / 4096 << " pages";
+  // Without the fix every page went (1024 of 1024); a few can go missing
+  // for the reason WritingThroughTheMountKeepsTheKernelsPageCache describes
+  // (the kernel drops idle FUSE pages; 8 seen once).
+  EXPECT_LE(PagesNotCached(fd, kSize), kSize / 4096 / 20) << "of " << kSize / 4096 << " pages";
   // A library write under the lock is still seen at the next file lock.
   auto heap = Attach();
   {
