@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <optional>
 
 #include "fs/src/filesystem.h"
 #include "fs/src/log.h"
@@ -98,13 +99,13 @@ void LockService::Reduce(std::uint64_t inode, lockd::HeapMode mode) {
   // the unlock and the note.
   Filesystem::KernelChange change(fs_, inode);
   const bool bumps = h.mode == lockd::HeapMode::kWrite && mode != lockd::HeapMode::kWrite;
-  std::uint64_t before = 0;
+  std::optional<std::uint64_t> before;
   if (bumps) {
     if (auto info = heap.Stat(h.id); info.ok()) before = info->version;
   }
   const Status done = ReduceHeld(heap, h, inode, mode);
-  if (bumps && done.ok() && before != 0) {
-    if (auto info = heap.Stat(h.id); info.ok()) fs_->NoteOwnUnlock(inode, before, info->version);
+  if (before && done.ok()) {
+    if (auto info = heap.Stat(h.id); info.ok()) fs_->NoteOwnUnlock(inode, *before, info->version);
   }
   if (mode == lockd::HeapMode::kNone) held_.erase(it);
 }

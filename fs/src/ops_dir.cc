@@ -106,15 +106,9 @@ void OpReadlink(fuse_req_t req, fuse_ino_t ino) noexcept {
     auto n = fs->Resolve(ino);
     if (!n.ok()) return ReplyError(req, n.status(), "readlink");
     if (n->kind != Node::kObject) return ReplyErrno(req, EINVAL);
-    Heap& heap = *n->heap->heap;
-    auto info = heap.Stat(n->id);
-    if (!info.ok()) return ReplyError(req, info.status(), "readlink");
-    if (!IsReferenceMode(info->attr.mode)) return ReplyErrno(req, EINVAL);
-    std::string text;
-    auto r = heap.Read(n->id, 0, static_cast<std::size_t>(std::min<std::uint64_t>(info->size, kMaxReferenceTarget)),
-                       [&](std::span<const std::byte> b) { text.assign(reinterpret_cast<const char*>(b.data()), b.size()); });
-    if (!r.ok()) return ReplyError(req, r.status(), "readlink");
-    fuse_reply_readlink(req, text.c_str());
+    auto text = ReadReference(*n->heap->heap, n->id);  // EINVAL for a regular object
+    if (!text.ok()) return ReplyError(req, text.status(), "readlink");
+    fuse_reply_readlink(req, text->c_str());
   });
 }
 

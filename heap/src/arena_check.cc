@@ -92,13 +92,13 @@ void Arena::Check(std::vector<std::string>* problems, ChunkVisitor* visitor) con
             problems->push_back(B(b) + ": run tail at " + B(b + n - 1) + " does not match its head");
           }
         }
-        if (is_free_run && (in.size_class & ~format::kFreeRunHoles)) {
-          problems->push_back(B(b) + ": free run with unknown flags " + std::to_string(in.size_class));
-        }
-        if (is_free_run && in.size_class && sb->format_version < 2) {
-          problems->push_back(B(b) + ": free run flags in a version-1 heap");
-        }
         if (is_free_run) {
+          if (in.size_class & ~format::kFreeRunHoles) {
+            problems->push_back(B(b) + ": free run with unknown flags " + std::to_string(in.size_class));
+          }
+          if (in.size_class && sb->format_version < 2) {
+            problems->push_back(B(b) + ": free run flags in a version-1 heap");
+          }
           if (prev_free) problems->push_back(B(b) + ": free run not coalesced with the one before it");
           free_heads.insert(b);
         } else {

@@ -3,9 +3,9 @@
 //
 // Lookup goes through a process-local hash index from (record, owner) to the
 // entry (open addressing: a lock and its unlock insert and erase a key, and
-// must not allocate); the shared segments are only ever appended to, so entries never move
-// and another process scanning them (recount after a crash, the reaper,
-// deadlock detection) sees each entry in one place.
+// must not allocate); the shared segments are only ever appended to, so
+// entries never move and another process scanning them (recount after a
+// crash, the reaper, deadlock detection) sees each entry in one place.
 //
 // Thread safety: HoldTable is guarded by its own mutex (mu_), which is the
 // innermost lock: it is taken inside object-lock sections and under the heap

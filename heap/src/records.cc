@@ -8,7 +8,6 @@ namespace shmheap {
 using format::kRecordSeg0;
 using format::ObjectRecord;
 
-
 Result<std::uint64_t> RecordTable::Allocate() {
   auto* sb = space_->sb();
   std::uint64_t index;

@@ -70,6 +70,12 @@ Result<std::string> ReadReference(Heap& heap, std::string_view name) {
   return TargetOf(heap, *info);
 }
 
+Result<std::string> ReadReference(Heap& heap, ObjectId id) {
+  auto info = heap.Stat(id);
+  if (!info.ok()) return info.status();
+  return TargetOf(heap, *info);
+}
+
 Result<Resolved> Resolve(Heap& heap, std::string_view name) {
   Resolved out;
   out.heap = &heap;

@@ -64,6 +64,9 @@ Result<ObjectId> CreateReference(Heap& heap, std::string_view name, std::string_
 // The target text of reference `name`. Errors: kNotFound, kInvalidArgument
 // (the object is not a reference).
 Result<std::string> ReadReference(Heap& heap, std::string_view name);
+// The same, by id (what a file system's readlink has). Errors: kStale,
+// kInvalidArgument.
+Result<std::string> ReadReference(Heap& heap, ObjectId id);
 
 // Where a name finally leads.
 struct Resolved {
