@@ -341,8 +341,7 @@ case $st in
 esac
 release_holder "NFSv4 lock holder"
 # LOCKU is synchronous down to the daemon's setlk; a short grace for safety.
-lib_granted() { lib_trylock; }
-poll 20 lib_granted ||
+poll 20 lib_trylock ||
   fail "library SHMHEAP_TRYLOCK WRITE still fails 2 s after the NFS client unlocked: $(cat "$WORK/probe.out" "$WORK/probe.err")"
 say "ok: after the NFSv4 unlock the library SHMHEAP_TRYLOCK WRITE succeeds"
 
@@ -357,8 +356,7 @@ case $st in
   *) fail "NFSv4 lock attempt failed with something other than a denial (exit $st): $(cat "$WORK/probe.err")" ;;
 esac
 release_holder "library lock holder"
-nfs_granted() { nfs_trylock; }
-poll 20 nfs_granted ||
+poll 20 nfs_trylock ||
   fail "NFSv4 lock still not granted 2 s after the library client unlocked: $(cat "$WORK/probe.out" "$WORK/probe.err")"
 say "ok: after the library unlock the NFSv4 lock is granted"
 
