@@ -34,7 +34,7 @@ constexpr int kMaxBinScan = 64;                // best-fit candidates looked at 
 constexpr std::uint32_t kPunchMinBlocks = 64;
 
 std::uint32_t ClassSize(int cls) { return kSmallClassSizes[cls]; }
-std::uint32_t ChunksPerBlock(int cls) { return kBlockSize / ClassSize(cls); }
+std::uint32_t ChunksPerBlock(int cls) { return kSizeClassMath[static_cast<std::size_t>(cls)].per_block; }
 std::uint64_t TableBlocks(std::uint64_t entries) {
   return (entries * sizeof(PageInfo) + kBlockSize - 1) / kBlockSize;
 }
@@ -56,21 +56,6 @@ std::uint32_t Arena::BinFor(std::uint32_t blocks) {
   if (blocks <= 32) return blocks - 1;
   std::uint32_t log2 = 31 - static_cast<std::uint32_t>(__builtin_clz(blocks));
   return std::min<std::uint32_t>(kNumRunBins - 1, 32 + (log2 - 5));
-}
-
-PageInfo* Arena::Table() const {
-  const auto* sb = space_->sb();
-  return space_->At<PageInfo>(sb->pageinfo_off, sb->pageinfo_count);
-}
-
-PageInfo* Arena::Info(std::uint32_t block) const {
-  if (block >= space_->sb()->pageinfo_count || block >= FileBlocks()) return nullptr;
-  PageInfo* t = Table();
-  return t ? t + block : nullptr;
-}
-
-std::uint32_t Arena::FileBlocks() const {
-  return static_cast<std::uint32_t>(space_->sb()->file_size >> kBlockShift);
 }
 
 // ---------------------------------------------------------------- formatting
@@ -227,14 +212,14 @@ Result<std::uint64_t> Arena::AllocateSmall(int cls, std::uint64_t owner) {
   }
   PageInfo* info = Info(b);
   if (!info || info->kind != format::kPageSmall || info->size_class != cls || info->free_count == 0 ||
-      info->count >= kBlockSize || info->count % csize != 0 || info->count + csize > kBlockSize) {
+      info->count >= kBlockSize || !ClassMultiple(info->count, cls) || info->count + csize > kBlockSize) {
     return Corrupt("small-class list of " + std::to_string(csize) + " bytes points at bad block " + std::to_string(b));
   }
   std::uint64_t chunk = (std::uint64_t{b} << kBlockShift) + info->count;
   std::uint32_t next;
   std::memcpy(&next, space_->Bytes(chunk, 4), 4);
   bool last = info->free_count == 1;
-  if (last ? next != kNoChunk : (next >= kBlockSize || next % csize != 0 || next + csize > kBlockSize)) {
+  if (last ? next != kNoChunk : (next >= kBlockSize || !ClassMultiple(next, cls) || next + csize > kBlockSize)) {
     return Corrupt("free-chunk link " + std::to_string(next) + " in block " + std::to_string(b));
   }
   log_->Set(info->count, next);
@@ -445,25 +430,6 @@ Status Arena::Shrink(std::uint64_t data_off, std::uint64_t size) {
 }
 
 // --------------------------------------------------------------------- free
-
-format::ChunkHeader* Arena::Header(std::uint64_t data_off) const {
-  if (data_off < kHeader) return nullptr;
-  const std::uint64_t chunk = data_off - kHeader;
-  const auto b = static_cast<std::uint32_t>(chunk >> kBlockShift);
-  const std::uint32_t in = static_cast<std::uint32_t>(chunk & (kBlockSize - 1));
-  PageInfo* info = Info(b);
-  if (!info) return nullptr;
-  if (info->kind == format::kPageSmall) {
-    if (info->size_class >= kNumSmallClasses || in % ClassSize(info->size_class) != 0 ||
-        in + ClassSize(info->size_class) > kBlockSize) {
-      return nullptr;
-    }
-  } else if (info->kind != format::kPageLargeHead || in != 0) {
-    return nullptr;
-  }
-  auto* h = space_->At<ChunkHeader>(chunk);
-  return (h && h->magic == kChunkMagic) ? h : nullptr;
-}
 
 std::uint64_t Arena::Capacity(std::uint64_t data_off) const {
   if (!Header(data_off)) return 0;

@@ -14,6 +14,7 @@
 #ifndef SHMHEAP_ARENA_H_
 #define SHMHEAP_ARENA_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +48,28 @@ struct ArenaStats {
   // 1 - largest_free_run / free_blocks: how scattered free space is.
   double external_fragmentation = 0;
 };
+
+// Per size class: chunks per block, and the constant of a division-free test
+// for "offset is a multiple of the class size" (Lemire, Kaser and Kurz,
+// "Faster remainder by direct computation", 2019: n % d == 0 exactly when
+// n * c <= c - 1 in 64-bit arithmetic, c = 2^64 / d + 1, for every 32-bit n).
+// A hardware division measured as a tenth of a named alloc+free.
+struct SizeClassMath {
+  std::uint64_t multiple_c;
+  std::uint32_t per_block;
+};
+inline constexpr auto kSizeClassMath = [] {
+  std::array<SizeClassMath, format::kNumSmallClasses> t{};
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    t[i] = {~0ull / format::kSmallClassSizes[i] + 1, format::kBlockSize / format::kSmallClassSizes[i]};
+  }
+  return t;
+}();
+// True if `off` is a multiple of size class `cls`'s chunk size.
+inline bool ClassMultiple(std::uint32_t off, int cls) {
+  const std::uint64_t c = kSizeClassMath[static_cast<std::size_t>(cls)].multiple_c;
+  return std::uint64_t{off} * c <= c - 1;
+}
 
 class Arena {
  public:
@@ -124,6 +147,7 @@ class Arena {
   static int ClassFor(std::uint64_t total);
 
  private:
+  // Inline (below the class): every allocation and free goes through them.
   format::PageInfo* Table() const;
   format::PageInfo* Info(std::uint32_t block) const;
   std::uint32_t FileBlocks() const;
@@ -174,6 +198,40 @@ class Arena {
   UndoLog* log_;
   BackingFile* file_;
 };
+
+inline format::PageInfo* Arena::Table() const {
+  const auto* sb = space_->sb();
+  return space_->At<format::PageInfo>(sb->pageinfo_off, sb->pageinfo_count);
+}
+
+inline std::uint32_t Arena::FileBlocks() const {
+  return static_cast<std::uint32_t>(space_->sb()->file_size >> format::kBlockShift);
+}
+
+inline format::PageInfo* Arena::Info(std::uint32_t block) const {
+  if (block >= space_->sb()->pageinfo_count || block >= FileBlocks()) return nullptr;
+  format::PageInfo* t = Table();
+  return t ? t + block : nullptr;
+}
+
+inline format::ChunkHeader* Arena::Header(std::uint64_t data_off) const {
+  constexpr std::uint64_t kHeader = sizeof(format::ChunkHeader);
+  if (data_off < kHeader) return nullptr;
+  const std::uint64_t chunk = data_off - kHeader;
+  const auto b = static_cast<std::uint32_t>(chunk >> format::kBlockShift);
+  const auto in = static_cast<std::uint32_t>(chunk & (format::kBlockSize - 1));
+  format::PageInfo* info = Info(b);
+  if (!info) return nullptr;
+  if (info->kind == format::kPageSmall) {
+    if (info->size_class >= format::kNumSmallClasses) return nullptr;
+    const std::uint32_t csize = format::kSmallClassSizes[info->size_class];
+    if (!ClassMultiple(in, info->size_class) || in + csize > format::kBlockSize) return nullptr;
+  } else if (info->kind != format::kPageLargeHead || in != 0) {
+    return nullptr;
+  }
+  auto* h = space_->At<format::ChunkHeader>(chunk);
+  return (h && h->magic == format::kChunkMagic) ? h : nullptr;
+}
 
 }  // namespace shmheap
 

@@ -38,8 +38,10 @@ class UndoLog {
 
   // Logs the old value of `field` and stores `value`. Fields narrower than
   // 4 bytes are logged as their enclosing aligned 4-byte word.
+  // Always inline: every metadata store of every operation goes through it,
+  // and out of line it measured as a seventh of a named alloc+free.
   template <typename T>
-  void Set(T& field, T value) {
+  [[gnu::always_inline]] void Set(T& field, T value) {
     static_assert(std::is_trivially_copyable_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 ||
                                                       sizeof(T) == 4 || sizeof(T) == 8));
     if constexpr (sizeof(T) == 8) {
@@ -81,7 +83,7 @@ class UndoLog {
 
  private:
   // Appends one entry; inline, since every metadata store goes through it.
-  void LogWord(void* word, int width) {
+  [[gnu::always_inline]] void LogWord(void* word, int width) {
     auto count = AtomicField(space_->sb()->undo_count);
     const std::uint32_t n = count.load(std::memory_order_relaxed);
     if (n >= format::kUndoCapacity || entries_ == nullptr) [[unlikely]] Overflow(n);

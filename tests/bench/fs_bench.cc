@@ -108,7 +108,7 @@ double MmapRead(const std::string& dir, long n) {
   }
   double s = Seconds(t0);
   // Publish the sums so the loads cannot be optimised away.
-  static volatile unsigned long sink;
+  [[maybe_unused]] static volatile unsigned long sink;
   sink = acc + touched;
   ::munmap(const_cast<unsigned char*>(p), st.st_size);
   ::close(fd);

@@ -62,6 +62,22 @@ class ArenaTest : public ::testing::Test {
   std::unique_ptr<Arena> arena_;
 };
 
+// The division-free multiple test the allocator validates chunk offsets
+// with must agree with % for every class and every offset a block (and a
+// corrupt 32-bit link) can hold.
+TEST(SizeClassMathTest, MultipleTestAgreesWithRemainder) {
+  for (int c = 0; c < static_cast<int>(format::kNumSmallClasses); ++c) {
+    const std::uint32_t d = format::kSmallClassSizes[c];
+    EXPECT_EQ(kSizeClassMath[static_cast<std::size_t>(c)].per_block, format::kBlockSize / d);
+    for (std::uint32_t n = 0; n <= 4 * format::kBlockSize; ++n) {
+      ASSERT_EQ(ClassMultiple(n, c), n % d == 0) << "class " << d << ", offset " << n;
+    }
+    for (std::uint32_t n : {0xFFFFFFFFu, 0xFFFFFFFFu - 0xFFFFFFFFu % d, 0x80000000u, 0xFFFF0000u}) {
+      ASSERT_EQ(ClassMultiple(n, c), n % d == 0) << "class " << d << ", offset " << n;
+    }
+  }
+}
+
 TEST_F(ArenaTest, FreshArenaIsConsistent) { EXPECT_TRUE(Check().empty()); }
 
 TEST_F(ArenaTest, SmallSizesShareABlockAndAreSixteenAligned) {
