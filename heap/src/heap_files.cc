@@ -1,9 +1,13 @@
 // HeapImpl: the by-id operations a file system needs: create, pinned reads,
 // amortised writes, truncate, attributes, open references, locks by id, and
 // stable listing in record order.
+#include <sched.h>
 #include <time.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <vector>
 
 #include "heap/src/clock.h"
 #include "heap/src/heap_impl.h"
@@ -85,6 +89,7 @@ Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amor
 
 Result<std::size_t> HeapImpl::Read(ObjectId id, std::uint64_t off, std::size_t len,
                                    const std::function<void(std::span<const std::byte>)>& fn) {
+  if (read_only_) return ReadUnpinned(id, off, len, fn);
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
@@ -102,6 +107,49 @@ Result<std::size_t> HeapImpl::Read(ObjectId id, std::uint64_t off, std::size_t l
   auto rel = locks_->Unpin(*index, PinToken());
   if (rel.ok() && rel->released) (void)AfterRelease(*index, *rel);
   return n;
+}
+
+Result<std::size_t> HeapImpl::ReadUnpinned(ObjectId id, std::uint64_t off, std::size_t len,
+                                           const std::function<void(std::span<const std::byte>)>& fn) {
+  // A seqlock read. Every change of an object's data offset or size happens
+  // inside its record's lock-word section and bumps its version there, and
+  // every reuse of the record bumps its generation; so a copy taken with no
+  // section open at either end, between equal snapshots, is one version's
+  // bytes. (A chunk freed meanwhile stays mapped: the copy is only stale.)
+  constexpr int kAttempts = 64;
+  std::vector<std::byte> copy;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt >= 4) sched_yield();
+    auto index = Resolve(id);
+    if (!index.ok()) return index.status();
+    ObjectRecord* r = Record(*index);
+    auto in_section = [&] {
+      return (AtomicField(r->lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) != 0;
+    };
+    const std::uint64_t v = AtomicField(r->version).load(std::memory_order_acquire);
+    if (in_section()) continue;
+    const std::uint64_t data = AtomicField(r->data_off).load(std::memory_order_acquire);
+    const std::uint64_t size = AtomicField(r->size).load(std::memory_order_acquire);
+    copy.clear();
+    if (off < size) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(len, size - off));
+      const std::byte* p = space_->Bytes(data + off, n);
+      if (!p) return Status::Corruption("object data out of bounds");
+      copy.assign(p, p + n);
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (in_section()) continue;
+    const bool same = AtomicField(r->version).load(std::memory_order_acquire) == v &&
+                      AtomicField(r->data_off).load(std::memory_order_acquire) == data &&
+                      AtomicField(r->size).load(std::memory_order_acquire) == size &&
+                      AtomicField(r->generation).load(std::memory_order_acquire) == id.generation;
+    if (!same) continue;
+    SHMHEAP_RETURN_IF_ERROR(Resolve(id).status());  // freed meanwhile, without reuse
+    fn(std::span<const std::byte>(copy.data(), copy.size()));
+    return copy.size();
+  }
+  return Status::Busy("object " + std::to_string(id.inode) + " kept changing during " + std::to_string(kAttempts) +
+                      " read attempts");
 }
 
 Result<std::uint64_t> HeapImpl::Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) {

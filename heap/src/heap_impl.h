@@ -65,6 +65,9 @@ class HeapImpl final : public Heap {
   Status Unlock(ObjectId id, OwnerToken owner) override;
   Result<ObjectId> Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) override;
   Result<ObjectId> CreateWith(std::string_view name, std::span<const std::byte> bytes, const ObjectAttr& attr) override;
+  // Read for a read-only attachment, which cannot pin: copy, then validate.
+  Result<std::size_t> ReadUnpinned(ObjectId id, std::uint64_t off, std::size_t len,
+                                   const std::function<void(std::span<const std::byte>)>& fn);
   Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
                            const std::function<void(std::span<const std::byte>)>& fn) override;
   Result<std::uint64_t> Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) override;
@@ -102,6 +105,7 @@ class HeapImpl final : public Heap {
   std::byte* base() const noexcept override { return map_.base(); }
   const std::string& path() const noexcept override { return path_; }
   std::uint64_t max_size() const noexcept override { return space_->sb()->max_size; }
+  bool read_only() const noexcept override { return read_only_; }
 
   // Read-only invariant walk shared by Check(path) and CheckAttached.
   static void CheckSpace(const Space& space, BackingFile* file, std::vector<std::string>* problems);

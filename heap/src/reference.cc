@@ -107,7 +107,9 @@ Result<Resolved> Resolve(Heap& heap, std::string_view name) {
       continue;
     }
     Options o;
-    o.mode = OpenMode::kOpen;
+    // A read-only client follows references read-only (it may well lack
+    // write permission on the other heap's file).
+    o.mode = heap.read_only() ? OpenMode::kReadOnly : OpenMode::kOpen;
     auto next = Heap::Open(path, o);
     if (!next.ok()) return next.status().WithContext("reference '" + std::string(name) + "'");
     out.attached = std::move(*next);

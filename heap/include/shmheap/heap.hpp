@@ -255,7 +255,10 @@ class Heap {
   // Calls fn with the bytes [off, off + len) of the object's current version,
   // clipped at its size (an empty span past the end). The version is pinned
   // during the call: a concurrent Replace or resize in any process cannot
-  // free it. Returns the number of bytes passed. Errors: kStale.
+  // free it. A read-only attachment cannot pin (pins are recorded in the
+  // heap): it copies the bytes first and passes the copy only if the object
+  // kept its version and data throughout, retrying otherwise (kBusy after
+  // many changes in a row). Returns the number of bytes passed. Errors: kStale.
   virtual Result<std::size_t> Read(ObjectId id, std::uint64_t off, std::size_t len,
                                    const std::function<void(std::span<const std::byte>)>& fn) = 0;
   // Writes `bytes` at `off`, growing the object (zero-filling any gap) if
@@ -372,6 +375,8 @@ class Heap {
   virtual std::string uuid() const = 0;
   virtual const std::string& path() const noexcept = 0;
   virtual std::uint64_t max_size() const noexcept = 0;
+  // True if attached with OpenMode::kReadOnly.
+  virtual bool read_only() const noexcept = 0;
 
  protected:
   Heap() = default;

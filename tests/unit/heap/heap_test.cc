@@ -6,10 +6,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "heap/src/format/superblock.h"
@@ -131,6 +134,60 @@ TEST_F(HeapTest, ReplaceKeepsOldVersionForItsReaders) {
   ASSERT_TRUE(reader->Unlock().ok());
   ExpectConsistent();  // and freed on release
   EXPECT_EQ(heap_->Stats().allocations, heap_->Stats().allocations);
+}
+
+// A read-only attachment cannot pin, so its Read copies and validates. While
+// another process replaces the object as fast as it can (each version a
+// different size, every byte the same value), each read must return one
+// whole version: the size that goes with its byte value, and no mixture.
+TEST_F(HeapTest, ReadOnlyReadsSeeOneWholeVersionWhileAnotherProcessReplaces) {
+  auto version_bytes = [](unsigned k) {
+    return std::string(100 + (k % 64) * 37, static_cast<char>('A' + (k % 64) % 26));
+  };
+  ASSERT_TRUE(heap_->CreateWith("doc", Bytes(version_bytes(0).c_str()), ObjectAttr{}).ok());
+  const std::string path = dir_.File("t.heap");
+  pid_t writer = testing::Fork([&] {
+    auto h = Heap::Open(path, Options{});
+    if (!h.ok()) return 2;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    for (unsigned k = 1; std::chrono::steady_clock::now() < until; ++k) {
+      if (!(*h)->Replace("doc", Bytes(version_bytes(k).c_str())).ok()) return 3;
+    }
+    return 0;
+  });
+  Options ro;
+  ro.mode = OpenMode::kReadOnly;
+  auto reader = Heap::Open(path, ro);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto id = (*reader)->Lookup("doc");
+  ASSERT_TRUE(id.ok());
+  int reads = 0, torn = 0, busy = 0;
+  std::set<std::size_t> sizes;
+  while (true) {
+    std::string got;
+    auto n = (*reader)->Read(*id, 0, 1 << 20, [&](std::span<const std::byte> b) {
+      got.assign(reinterpret_cast<const char*>(b.data()), b.size());
+    });
+    if (n.code() == Code::kBusy) {
+      ++busy;
+    } else {
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      ++reads;
+      sizes.insert(got.size());
+      const bool whole = got.size() >= 100 && (got.size() - 100) % 37 == 0 &&
+                         got == std::string(got.size(), static_cast<char>('A' + ((got.size() - 100) / 37) % 26));
+      if (!whole) ++torn;
+    }
+    int status;
+    if (::waitpid(writer, &status, WNOHANG) == writer) {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+      break;
+    }
+  }
+  EXPECT_EQ(torn, 0) << "of " << reads << " reads";
+  EXPECT_GT(sizes.size(), 8u) << "the reads overlapped many versions";
+  EXPECT_LT(busy, reads);
+  ExpectConsistent();
 }
 
 TEST_F(HeapTest, RenameIsAtomicAndReplacesTarget) {

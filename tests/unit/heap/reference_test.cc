@@ -121,6 +121,28 @@ TEST_F(ReferenceTest, ChainBackToTheFirstHeapUsesItsOwnAttachment) {
   EXPECT_EQ(Text(r->data), "back home");
 }
 
+// A read-only client (one that may not write either heap file) reads and
+// follows references, and attaches the other heap read-only too.
+TEST_F(ReferenceTest, ReadOnlyClientsReadAndFollowReferences) {
+  Put(*b_, "obj", "in heap b");
+  ASSERT_TRUE(CreateReference(*a_, "ref", "../b/obj").ok());
+  ASSERT_TRUE(CreateReference(*a_, "near", "ref").ok());
+  Options ro;
+  ro.mode = OpenMode::kReadOnly;
+  auto a = Heap::Open(dir_.File("a.heap"), ro);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE((*a)->read_only());
+  auto text = ReadReference(**a, "ref");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "../b/obj");
+  auto r = Resolve(**a, "near");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_NE(r->attached, nullptr);
+  EXPECT_TRUE(r->attached->read_only());
+  EXPECT_EQ(Text(r->data), "in heap b");
+  EXPECT_EQ(ClientsOf("b"), 1u) << "a read-only attachment leaves the client table alone; only b_ is in it";
+}
+
 TEST_F(ReferenceTest, LoopsAndDanglingReferencesFailClearly) {
   ASSERT_TRUE(CreateReference(*a_, "x", "../b/y").ok());
   ASSERT_TRUE(CreateReference(*b_, "y", "../a/x").ok());
