@@ -85,7 +85,9 @@ enum { SHMHEAP_LOCK = 1, SHMHEAP_UNLOCK = 2, SHMHEAP_TRYLOCK = 3 };
 /* Attaches the heap in `path`. With SHMHEAP_CREATE the heap is created if it
  * does not exist, with maximum size `max_size` bytes (0: 64 GiB); max_size is
  * ignored for an existing heap. SHMHEAP_RDONLY maps it read-only (find,
- * map_show, check only). Recovers a heap left by a crashed process.
+ * version, map_show, check, ref_read and ref_resolve only; a resolved
+ * reference attaches its heap read-only too). Recovers a heap left by a
+ * crashed process.
  * Returns NULL and sets errno on failure (ENOENT, EUCLEAN, EPROTO, EACCES...).
  * Blocks briefly while another process holds the heap's metadata mutex. */
 shmheap_t *shmheap_attach(const char *path, int flags, uint64_t max_size);

@@ -143,6 +143,28 @@ TEST_F(ReferenceTest, ReadOnlyClientsReadAndFollowReferences) {
   EXPECT_EQ(ClientsOf("b"), 1u) << "a read-only attachment leaves the client table alone; only b_ is in it";
 }
 
+TEST_F(ReferenceTest, CApiReadOnlyHandlesReadAndResolveReferences) {
+  Put(*b_, "obj", "seen read-only");
+  ASSERT_TRUE(CreateReference(*a_, "ref", "../b/obj").ok());
+  shmheap_t* a = shmheap_attach(dir_.File("a.heap").c_str(), SHMHEAP_RDONLY, 0);
+  ASSERT_NE(a, nullptr) << shmheap_last_error();
+  char buf[64] = {};
+  ASSERT_EQ(shmheap_ref_read(a, "ref", buf, sizeof(buf)), 8) << shmheap_last_error();
+  EXPECT_STREQ(buf, "../b/obj");
+  EXPECT_EQ(shmheap_version(a, "ref"), a_->Version("ref").value());
+  shmheap_t* where = nullptr;
+  size_t size = 0;
+  void* p = shmheap_ref_resolve(a, "ref", &where, &size);
+  ASSERT_NE(p, nullptr) << shmheap_last_error();
+  ASSERT_EQ(size, 14u);
+  EXPECT_EQ(std::memcmp(p, "seen read-only", 14), 0);
+  errno = 0;
+  EXPECT_EQ(shmalloc(where, 4, "x"), nullptr) << "the heap it attached is read-only too";
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_EQ(shmheap_detach(where), 0);
+  EXPECT_EQ(shmheap_detach(a), 0);
+}
+
 TEST_F(ReferenceTest, LoopsAndDanglingReferencesFailClearly) {
   ASSERT_TRUE(CreateReference(*a_, "x", "../b/y").ok());
   ASSERT_TRUE(CreateReference(*b_, "y", "../a/x").ok());
