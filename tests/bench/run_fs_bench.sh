@@ -52,7 +52,7 @@ fi
 # passthrough_ll, built as libfuse's own build would (without these defines
 # the example silently loses features).
 ex=/usr/share/doc/libfuse3-dev/examples
-gcc -O2 -D_GNU_SOURCE -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE -DHAVE_SETXATTR \
+gcc -O2 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE -DHAVE_SETXATTR \
   -DHAVE_COPY_FILE_RANGE -I"$ex" $(pkg-config --cflags fuse3) "$ex/passthrough_ll.c" \
   -o "$work/passthrough_ll" $(pkg-config --libs fuse3) -lpthread
 "$work/passthrough_ll" -o source="$work/tmpfs/pt_src" -o cache=always "$work/pt" &

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -335,6 +338,111 @@ TEST_F(HeapTest, RemovingALargeObjectGivesItsDiskSpaceBack) {
   EXPECT_EQ(std::to_integer<int>((*b)[kSize / 2]), 0) << "named objects are zero-filled";
   std::memset(b->data(), 0x11, kSize);
   ExpectConsistent();
+}
+
+// A heap on a disk smaller than its maximum size, filled both ways: by
+// library stores through the mapping (blocks are reserved before they are
+// handed out) and by appends through a descriptor of the backing file, as
+// the daemon writes (WriteVia).
+// Either way a full disk must be a clean kNoSpace, never SIGBUS (which
+// would kill this test), with everything stored before it intact.
+class FullDiskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      if (std::getenv("CI") && std::string(std::getenv("CI")) == "true") FAIL() << "CI runs as root";
+      GTEST_SKIP() << "mounting a small tmpfs needs root";
+    }
+    mnt_ = dir_.File("small");
+    ASSERT_EQ(::mkdir(mnt_.c_str(), 0700), 0);
+    // In a mount namespace of this process's own (when it is still single-
+    // threaded, as under ctest), the tmpfs goes away with the process even
+    // if a SIGBUS kills it; TearDown unmounts it otherwise.
+    if (::unshare(CLONE_NEWNS) == 0) ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    ASSERT_EQ(::mount("tmpfs", mnt_.c_str(), "tmpfs", 0, "size=24m"), 0) << std::strerror(errno);
+    mounted_ = true;
+    Options o;
+    o.max_size = 1ull << 30;  // far beyond the disk
+    auto h = Heap::Open(mnt_ + "/h.heap", o);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    heap_ = std::move(*h);
+  }
+  void TearDown() override {
+    heap_.reset();
+    if (mounted_) ::umount2(mnt_.c_str(), MNT_DETACH);
+  }
+  testing::TempDir dir_;
+  std::string mnt_;
+  bool mounted_ = false;
+  std::unique_ptr<Heap> heap_;
+};
+
+TEST_F(FullDiskTest, LibraryStoresGetNoSpaceNotSigbus) {
+  constexpr std::size_t kSize = 1u << 20;
+  int stored = 0;
+  for (;; ++stored) {
+    auto a = heap_->Allocate("obj" + std::to_string(stored), kSize);
+    if (!a.ok()) {
+      EXPECT_EQ(a.code(), Code::kNoSpace) << a.status().ToString();
+      break;
+    }
+    std::memset(a->data(), 'a' + stored % 26, kSize);  // SIGBUS here if not reserved
+    ASSERT_LT(stored, 64) << "a 24 MiB disk took 64 MiB";
+  }
+  EXPECT_GE(stored, 16);
+  for (int i = 0; i < stored; ++i) {
+    auto f = heap_->Find("obj" + std::to_string(i));
+    ASSERT_TRUE(f.ok());
+    ASSERT_EQ(std::to_integer<char>((*f)[kSize - 1]), 'a' + i % 26);
+  }
+  EXPECT_TRUE(heap_->CheckAttached().empty());
+  ASSERT_TRUE(heap_->Remove("obj0").ok());
+  ASSERT_TRUE(heap_->Remove("obj1").ok());
+  auto again = heap_->Allocate("again", kSize);
+  ASSERT_TRUE(again.ok()) << "freed space is usable again: " << again.status().ToString();
+  std::memset(again->data(), 'z', kSize);
+}
+
+TEST_F(FullDiskTest, AppendsThroughTheFileGetNoSpaceAndKeepWhatWasWritten) {
+  auto id = heap_->Create("log", 0, ObjectAttr{});
+  ASSERT_TRUE(id.ok());
+  int fd = ::open((mnt_ + "/h.heap").c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string chunk(256u << 10, 'w');
+  std::uint64_t written = 0;
+  Status last;
+  for (int i = 0; i < 400; ++i) {
+    auto r = heap_->WriteVia(*id, written, chunk.size(), [&](std::uint64_t file_off) {
+      ssize_t n = ::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(file_off));
+      if (n < 0) return Status::FromErrno("pwrite", errno);
+      if (static_cast<std::size_t>(n) != chunk.size()) return Status::NoSpace("short write");
+      return Status::Ok();
+    });
+    if (!r.ok()) {
+      last = r.status();
+      break;
+    }
+    written += chunk.size();
+  }
+  ::close(fd);
+  ASSERT_EQ(last.code(), Code::kNoSpace) << last.ToString();
+  EXPECT_GE(written, 8u << 20);
+  auto info = heap_->Stat(*id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, written) << "a failed append leaves the size as it was";
+  std::string back;
+  ASSERT_TRUE(heap_->Read(*id, 0, written, [&](std::span<const std::byte> b) {
+    back.assign(reinterpret_cast<const char*>(b.data()), b.size());
+  }).ok());
+  EXPECT_EQ(back, std::string(written, 'w'));
+  EXPECT_TRUE(heap_->CheckAttached().empty());
+  // After room is freed, the space the failed append took and gave back
+  // serves a library store (which would be SIGBUS if it were not backed).
+  ASSERT_TRUE(heap_->Truncate(*id, 0).ok());
+  auto a = heap_->Allocate("after", 4u << 20);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  std::memset(a->data(), 'x', 4u << 20);
+  EXPECT_TRUE(heap_->CheckAttached().empty());
 }
 
 TEST(HeapFormatTest, VersionOneHeapOpensAndStaysVersionOne) {
