@@ -20,7 +20,7 @@ configure() {  # dir, cmake args...
 }
 
 echo "== 32-bit library build (build-m32)"
-configure build-m32 -DSHMHEAP_LIB_ONLY=ON -DSHMHEAP_SPDLOG_HEADER_ONLY=ON \
+configure build-m32 -DSHMHEAP_LIB_ONLY=ON -DSHMHEAP_SPDLOG_HEADER_ONLY=ON -DSHMHEAP_LTO=OFF \
   -DCMAKE_C_FLAGS=-m32 -DCMAKE_CXX_FLAGS=-m32
 cmake --build build-m32 -j "$jobs" --target cross_arch
 

@@ -32,6 +32,9 @@ constexpr int kMaxBinScan = 64;                // best-fit candidates looked at 
 // a hole punch costs a system call under the heap mutex, and for small runs
 // the next allocation would only have to reserve them again.
 constexpr std::uint32_t kPunchMinBlocks = 64;
+// A free run flagged kFreeRunHoles of at most this many blocks (256 KiB) is
+// reserved whole when blocks are taken from it (see AllocateRun).
+constexpr std::uint32_t kReserveWholeRunBlocks = 64;
 
 std::uint32_t ClassSize(int cls) { return kSmallClassSizes[cls]; }
 std::uint32_t ChunksPerBlock(int cls) { return kSizeClassMath[static_cast<std::size_t>(cls)].per_block; }
@@ -145,10 +148,10 @@ void Arena::MarkFreeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t f
   }
 }
 
-void Arena::MarkLargeRun(std::uint32_t head, std::uint32_t blocks) {
+void Arena::MarkLargeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t flags) {
   PageInfo* h = Info(head);
   log_->LogRange(h, sizeof(PageInfo));
-  *h = PageInfo{format::kPageLargeHead, 0, 0, blocks, 0, 0};
+  *h = PageInfo{format::kPageLargeHead, flags, 0, blocks, 0, 0};
   if (blocks >= 2) {
     PageInfo* t = Info(head + blocks - 1);
     log_->LogRange(t, sizeof(PageInfo));
@@ -253,14 +256,18 @@ Result<std::uint32_t> Arena::AllocateRun(std::uint32_t blocks) {
       }
     }
     if (best != 0) {
-      const std::uint8_t flags = Info(best)->size_class;
+      std::uint8_t flags = Info(best)->size_class;
+      // A small flagged run is reserved whole, once: its remainder then
+      // serves later allocations without a system call each.
+      const bool whole = (flags & format::kFreeRunHoles) && best_count <= kReserveWholeRunBlocks;
+      SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, best, whole ? best_count : blocks));
+      if (whole) flags = static_cast<std::uint8_t>(flags & ~format::kFreeRunHoles);
       BinRemove(best);
       if (best_count > blocks) {
         MarkFreeRun(best + blocks, best_count - blocks, flags);
         BinInsert(best + blocks, best_count - blocks);
       }
       MarkLargeRun(best, blocks);
-      SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, best, blocks));
       return best;
     }
     if (attempt == 0) Trim();
@@ -291,7 +298,7 @@ void Arena::Trim() {
 
 // -------------------------------------------------------------------- growth
 
-Status Arena::Grow(std::uint32_t min_blocks) {
+Status Arena::Grow(std::uint32_t min_blocks, bool lazy_wanted) {
   auto* sb = space_->sb();
   const std::uint64_t old_blocks = FileBlocks();
   const std::uint64_t max_blocks = std::min(sb->max_size, space_->window()) >> kBlockShift;
@@ -315,18 +322,27 @@ Status Arena::Grow(std::uint32_t min_blocks) {
     }
   }
   if (new_blocks > 0xFFFFFFFFull) return Status::NoSpace("heap block numbers exhausted");
-  SHMHEAP_RETURN_IF_ERROR(file_->GrowTo(new_blocks << kBlockShift));
+  // Growth for a write through the file descriptor (Extend's caller) leaves
+  // the new space unreserved in a version-3 heap: a free run flagged
+  // kFreeRunHoles, reserved as it is handed out, or written by that caller.
+  // Reserving it here made tmpfs zero every page that a write through the
+  // mount then overwrote: a fifth of a sequential write's time. Other growth
+  // reserves at once, as before: flagged space costs every allocation from
+  // it a system call (5600 fallocate calls instead of 40 in heap_bench's
+  // allocation mix when all growth was lazy).
+  const bool lazy = lazy_wanted && lazy_reserve();
+  SHMHEAP_RETURN_IF_ERROR(lazy ? file_->ExtendTo(new_blocks << kBlockShift) : file_->GrowTo(new_blocks << kBlockShift));
   log_->LogRange(&sb->file_size, 8);
   AtomicField(sb->file_size).store(new_blocks << kBlockShift, std::memory_order_release);
   Log()->debug("arena grown from {} to {} blocks{}", old_blocks, new_blocks,
                table_blocks ? " with a new page table" : "");
   if (table_blocks) {
-    return GrowTable(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks));
+    return GrowTable(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks), lazy);
   }
-  return FreeRun(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks - old_blocks));
+  return FreeRun(static_cast<std::uint32_t>(old_blocks), static_cast<std::uint32_t>(new_blocks - old_blocks), lazy);
 }
 
-Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
+Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks, bool lazy) {
   auto* sb = space_->sb();
   const std::uint64_t old_entries = sb->pageinfo_count;
   std::uint64_t entries = old_entries;
@@ -342,6 +358,7 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
   if (!old_table || !t || old_blocks + tblocks > new_blocks) return Corrupt("cannot place a grown page table");
   const std::uint32_t old_head = static_cast<std::uint32_t>(sb->pageinfo_off >> kBlockShift);
   const std::uint32_t old_tblocks = static_cast<std::uint32_t>(TableBlocks(old_entries));
+  if (lazy) SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(format::kFreeRunHoles, table_head, tblocks));
   // Build the new table while nothing references it (unlogged), then publish.
   std::memcpy(t, old_table, old_entries * sizeof(PageInfo));
   std::memset(t + old_entries, 0, (entries - old_entries) * sizeof(PageInfo));
@@ -359,7 +376,7 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
   log_->Set(sb->pageinfo_off, std::uint64_t{table_head} << kBlockShift);
   log_->Set(sb->pageinfo_count, entries);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + tblocks - old_tblocks);
-  if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest));  // new space: free at once
+  if (rest) SHMHEAP_RETURN_IF_ERROR(FreeRun(old_blocks, rest, lazy));  // new space: free at once
   // The old table stays a (now unreferenced) allocated run until commit: a
   // rollback republishes it, so nothing may overwrite it before then.
   pending_.push_back(PendingFree{false, old_head, old_tblocks});
@@ -368,7 +385,7 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks) {
 
 // ------------------------------------------------------ in-place resizing
 
-Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
+Status Arena::Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below) {
   if (!Header(data_off)) return Status::InvalidArgument("not an allocated chunk");
   const auto b = static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift);
   PageInfo* info = Info(b);
@@ -394,7 +411,7 @@ Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
     const bool at_end = end == FileBlocks() ||
                         (end == table && table + TableBlocks(sb->pageinfo_count) == FileBlocks());
     if (attempt > 0 || !at_end) return Status::NoSpace("no room to grow in place");
-    SHMHEAP_RETURN_IF_ERROR(Grow(need - avail));
+    SHMHEAP_RETURN_IF_ERROR(Grow(need - avail, reserve_below != ~0ull));
   }
   const std::uint32_t free_count = q->count;
   const std::uint8_t flags = q->size_class;
@@ -403,8 +420,18 @@ Status Arena::Extend(std::uint64_t data_off, std::uint64_t size) {
     MarkFreeRun(next + need, free_count - need, flags);
     BinInsert(next + need, free_count - need);
   }
-  MarkLargeRun(b, have + need);
-  SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, need));
+  // Blocks wholly at or past reserve_below stay unreserved (version 3).
+  std::uint64_t reserved_to = std::uint64_t{next} + need;
+  if (lazy_reserve() && reserve_below != ~0ull) {
+    reserved_to = std::clamp<std::uint64_t>((reserve_below + kBlockSize - 1) >> kBlockShift, next, reserved_to);
+  }
+  const bool skipped = reserved_to < std::uint64_t{next} + need && (flags & format::kFreeRunHoles);
+  // (Info(b) afresh: Grow may have moved the page table.)
+  MarkLargeRun(b, have + need,
+               static_cast<std::uint8_t>(Info(b)->size_class | (skipped ? format::kLargeRunHoles : 0)));
+  if (reserved_to > next) {
+    SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, static_cast<std::uint32_t>(reserved_to - next)));
+  }
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + need);
   log_->Set(sb->bytes_in_use, sb->bytes_in_use + (std::uint64_t{need} << kBlockShift));
@@ -420,8 +447,9 @@ Status Arena::Shrink(std::uint64_t data_off, std::uint64_t size) {
   const std::uint32_t have = info->count;
   if (want >= have) return Status::Ok();
   const auto keep = static_cast<std::uint32_t>(want);
-  MarkLargeRun(b, keep);
-  MarkLargeRun(b + keep, have - keep);  // held aside, freed at commit (see Free)
+  const std::uint8_t flags = info->size_class;  // kLargeRunHoles stays on both parts
+  MarkLargeRun(b, keep, flags);
+  MarkLargeRun(b + keep, have - keep, flags);  // held aside, freed at commit (see Free)
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use - (have - keep));
   log_->Set(sb->bytes_in_use, sb->bytes_in_use - (std::uint64_t{have - keep} << kBlockShift));
@@ -510,7 +538,23 @@ Status Arena::FreeSmall(std::uint32_t block, std::uint32_t in_block) {
 Status Arena::FreeCommittedRun(std::uint32_t head, std::uint32_t blocks) {
   const bool punch = blocks >= kPunchMinBlocks && !punch_unsupported_ && space_->sb()->format_version >= 2;
   if (punch) holes_.push_back(Hole{head, blocks});
-  return FreeRun(head, blocks, punch);
+  // A run whose blocks may be holes (kLargeRunHoles) stays flagged when free.
+  const PageInfo* info = Info(head);
+  const bool holes = info && info->kind == format::kPageLargeHead && (info->size_class & format::kLargeRunHoles);
+  return FreeRun(head, blocks, punch || holes);
+}
+
+Status Arena::ReserveWithin(std::uint64_t data_off, std::uint64_t from, std::uint64_t to) {
+  if (from >= to || !Header(data_off)) return Status::Ok();
+  const auto b = static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift);
+  const PageInfo* info = Info(b);
+  if (info->kind != format::kPageLargeHead || !(info->size_class & format::kLargeRunHoles)) return Status::Ok();
+  const std::uint64_t end = (std::uint64_t{b} + info->count) << kBlockShift;
+  const std::uint64_t lo = (data_off + from) & ~std::uint64_t{kBlockSize - 1};
+  const std::uint64_t hi = std::min(end, (data_off + to + kBlockSize - 1) & ~std::uint64_t{kBlockSize - 1});
+  if (lo >= hi) return Status::Ok();
+  return ReserveIfHoles(format::kFreeRunHoles, static_cast<std::uint32_t>(lo >> kBlockShift),
+                        static_cast<std::uint32_t>((hi - lo) >> kBlockShift));
 }
 
 Status Arena::ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks) {

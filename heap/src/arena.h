@@ -117,7 +117,17 @@ class Arena {
   // Grows the chunk at `data_off` in place to hold `size` bytes, taking the
   // free run after it (growing the file if the chunk ends it). kNoSpace if
   // it cannot grow in place (the caller moves the data instead).
-  Status Extend(std::uint64_t data_off, std::uint64_t size);
+  //
+  // Version 3: new blocks at or past file offset `reserve_below` are not
+  // reserved (the chunk is flagged kLargeRunHoles instead); the caller
+  // reserves them with ReserveWithin as the object's size reaches them, or
+  // writes them through the file descriptor before committing.
+  Status Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below = ~0ull);
+  // Reserves disk for bytes [from, to) of the chunk at `data_off` if it is a
+  // large chunk flagged kLargeRunHoles (else nothing to do). kNoSpace.
+  Status ReserveWithin(std::uint64_t data_off, std::uint64_t from, std::uint64_t to);
+  // True if the heap reserves lazily (version 3): see Grow and Extend.
+  bool lazy_reserve() const { return space_->sb()->format_version >= 3; }
   // Shrinks a large chunk in place to the blocks `size` bytes need, freeing
   // the tail. No-op for small chunks.
   Status Shrink(std::uint64_t data_off, std::uint64_t size);
@@ -163,15 +173,17 @@ class Arena {
   Status FreeCommittedRun(std::uint32_t head, std::uint32_t blocks);
   // Reserves disk for blocks taken from a free run whose head had `flags`.
   Status ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks);
-  Status Grow(std::uint32_t min_blocks);
-  Status GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks);
+  // `lazy`: leave the new space unreserved (flagged kFreeRunHoles) in a
+  // version-3 heap; Extend asks for it when the caller writes the blocks.
+  Status Grow(std::uint32_t min_blocks, bool lazy = false);
+  Status GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks, bool lazy);
 
   // Free-run bins.
   static std::uint32_t BinFor(std::uint32_t blocks);
   void BinInsert(std::uint32_t head, std::uint32_t blocks);
   void BinRemove(std::uint32_t head);
   void MarkFreeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t flags = 0);
-  void MarkLargeRun(std::uint32_t head, std::uint32_t blocks);
+  void MarkLargeRun(std::uint32_t head, std::uint32_t blocks, std::uint8_t flags = 0);
   // Small-class lists.
   void ClassPush(int cls, std::uint32_t block);
   void ClassRemove(int cls, std::uint32_t block);

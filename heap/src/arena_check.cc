@@ -102,6 +102,12 @@ void Arena::Check(std::vector<std::string>* problems, ChunkVisitor* visitor) con
           if (prev_free) problems->push_back(B(b) + ": free run not coalesced with the one before it");
           free_heads.insert(b);
         } else {
+          if (in.size_class & ~format::kLargeRunHoles) {
+            problems->push_back(B(b) + ": large run with unknown flags " + std::to_string(in.size_class));
+          }
+          if (in.size_class && sb->format_version < 3) {
+            problems->push_back(B(b) + ": large run flags in a version-" + std::to_string(sb->format_version) + " heap");
+          }
           used_blocks += n;
           if (b != table_head) {
             auto* h = space_->At<ChunkHeader>(std::uint64_t{b} << kBlockShift);

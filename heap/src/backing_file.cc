@@ -135,6 +135,16 @@ Status BackingFile::GrowTo(std::uint64_t size) {
   return Status::Ok();
 }
 
+Status BackingFile::ExtendTo(std::uint64_t size) {
+  auto cur = Size();
+  if (!cur.ok()) return cur.status();
+  if (*cur >= size) return Status::Ok();
+  if (RetryEintr([&] { return ::ftruncate(fd_, static_cast<off_t>(size)); }) != 0) {
+    return Status::FromErrno("ftruncate " + path_, errno);
+  }
+  return Status::Ok();
+}
+
 Status BackingFile::Reserve(std::uint64_t offset, std::uint64_t length) {
   int r = RetryEintr([&] {
     return ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length));

@@ -55,6 +55,9 @@ class BackingFile {
   // SIGBUS when the new pages are first touched. Falls back to ftruncate on
   // file systems without fallocate (logged once at warn).
   Status GrowTo(std::uint64_t size);
+  // Makes the file at least `size` bytes with ftruncate(2) alone: the new
+  // range is a hole, to be reserved (Reserve) or written before use.
+  Status ExtendTo(std::uint64_t size);
 
   // Reserves disk blocks for [offset, offset + length) inside the file
   // (fallocate(2) without changing the size): a range whose holes were

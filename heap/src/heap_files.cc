@@ -60,16 +60,32 @@ Result<ObjectId> HeapImpl::CreateWith(std::string_view name, std::span<const std
   return id;
 }
 
-Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end) {
+Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end,
+                              bool fills_by_file) {
   ObjectRecord* r = Record(index);
   const std::uint64_t old_size = r->size;
+  // When the caller writes [zero_end, size) through the file descriptor
+  // before committing (WriteVia), object bytes from keep_from on need no
+  // disk reserved now (version 3): the new margin past the size is reserved
+  // when a later resize reaches it, and the written part is allocated by the
+  // write itself, which fails with ENOSPC otherwise (the operation then rolls
+  // back). Stores through the mapping (Write's memcpy, the zeroing below)
+  // are only ever made to reserved bytes: on a full disk, a store into a
+  // hole is SIGBUS.
+  const bool fills = fills_by_file && zero_end < size;
+  const std::uint64_t keep_from = fills ? std::max(zero_end, old_size) : size;
   if (size > r->capacity) {
     std::uint64_t want = size;
     // Appends usually extend in place, so a small margin is enough to spare
     // most of the heap-mutex round trips without reserving (and, on tmpfs,
     // zeroing) much more than the object needs.
     if (amortize) want = std::max<std::uint64_t>(size, r->capacity + r->capacity / 8);
-    if (arena_->Extend(r->data_off, want).ok() || (want > size && arena_->Extend(r->data_off, size).ok())) {
+    // Only writes through the descriptor leave anything unreserved: stores
+    // through the mapping need every byte reserved before they happen, and
+    // reserving a library append's margin later saves no work, only defers it.
+    const std::uint64_t reserve_below = fills ? r->data_off + keep_from : ~0ull;
+    if (arena_->Extend(r->data_off, want, reserve_below).ok() ||
+        (want > size && arena_->Extend(r->data_off, size, reserve_below).ok())) {
       log_->Set(r->capacity, arena_->Capacity(r->data_off));
     } else {
       auto data = arena_->Allocate(want, index + 1);
@@ -79,6 +95,7 @@ Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amor
       SHMHEAP_RETURN_IF_ERROR(SwapData(index, *data, old_size));
     }
   }
+  if (size > old_size) SHMHEAP_RETURN_IF_ERROR(arena_->ReserveWithin(r->data_off, old_size, keep_from));
   // Bytes past the old size may hold stale data from before a shrink.
   const std::uint64_t zero_to = std::min(size, zero_end);
   if (zero_to > old_size) std::memset(space_->Bytes(r->data_off + old_size, zero_to - old_size), 0, zero_to - old_size);
@@ -153,7 +170,7 @@ Result<std::size_t> HeapImpl::ReadUnpinned(ObjectId id, std::uint64_t off, std::
 }
 
 Result<std::uint64_t> HeapImpl::Write(ObjectId id, std::uint64_t off, std::span<const std::byte> bytes) {
-  return WriteVia(id, off, bytes.size(), [&](std::uint64_t file_off) {
+  return WriteAt(id, off, bytes.size(), false, [&](std::uint64_t file_off) {
     std::byte* p = space_->Bytes(file_off, bytes.size());
     if (!p) return Status::Corruption("object data out of bounds");
     if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
@@ -163,6 +180,11 @@ Result<std::uint64_t> HeapImpl::Write(ObjectId id, std::uint64_t off, std::span<
 
 Result<std::uint64_t> HeapImpl::WriteVia(ObjectId id, std::uint64_t off, std::uint64_t len,
                                          const std::function<Status(std::uint64_t file_off)>& io) {
+  return WriteAt(id, off, len, true, io);
+}
+
+Result<std::uint64_t> HeapImpl::WriteAt(ObjectId id, std::uint64_t off, std::uint64_t len, bool io_writes_file,
+                                        const std::function<Status(std::uint64_t file_off)>& io) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
@@ -192,7 +214,7 @@ Result<std::uint64_t> HeapImpl::WriteVia(ObjectId id, std::uint64_t off, std::ui
   Op op(this);
   index = Resolve(id);
   if (!index.ok()) return index.status();
-  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true, off));
+  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true, off, io_writes_file));
   if (!space_->Valid(r->data_off + off, len)) return Status::Corruption("object data out of bounds");
   SHMHEAP_RETURN_IF_ERROR(io(r->data_off + off));  // on failure the Op rolls the growth back
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);

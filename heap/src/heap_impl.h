@@ -173,7 +173,13 @@ class HeapImpl final : public Heap {
   // the allocator can, otherwise by moving it. `amortize` over-allocates for
   // appends. Growth is zero-filled up to `zero_end` (a writer about to fill
   // the rest passes its offset). REQUIRES: an Op.
-  Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end = ~0ull);
+  // `fills_by_file`: the caller writes [zero_end, size) with pwrite/splice
+  // on the backing file before committing (see keep_from in the definition).
+  Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end = ~0ull,
+                      bool fills_by_file = false);
+  // Write and WriteVia; `io_writes_file` as ResizeLocked's fills_by_file.
+  Result<std::uint64_t> WriteAt(ObjectId id, std::uint64_t off, std::uint64_t len, bool io_writes_file,
+                                const std::function<Status(std::uint64_t file_off)>& io);
   Status SetTypeIndex(std::uint64_t index, std::string_view type);
   // Xattr block of a record (format in heap_xattr.cc).
   using Xattrs = std::vector<std::pair<std::string, std::string>>;

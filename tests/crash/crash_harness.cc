@@ -41,11 +41,13 @@
 //   --release-changed-holds  releases held locks on objects changed while
 //       held (a kill between the release and its follow-up free leaked the
 //       pinned version or the orphan record).
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -81,10 +83,10 @@ struct Obj {
 };
 using Model = std::map<std::string, Obj>;
 
-enum OpKind : std::uint32_t { kCreate = 1, kReplace, kRemove, kFree, kRename, kRealloc, kSetType };
+enum OpKind : std::uint32_t { kCreate = 1, kReplace, kRemove, kFree, kRename, kRealloc, kSetType, kAppend };
 const char* OpName(std::uint32_t op) {
-  static const char* names[] = {"?", "create", "replace", "remove", "free", "rename", "realloc", "set_type"};
-  return op <= kSetType ? names[op] : "?";
+  static const char* names[] = {"?", "create", "replace", "remove", "free", "rename", "realloc", "set_type", "append"};
+  return op <= kAppend ? names[op] : "?";
 }
 
 enum MsgKind : std::uint32_t { kReady = 1, kBegin, kCommit, kFail };
@@ -149,6 +151,11 @@ void Apply(Model& m, const Msg& msg) {
     case kSetType:
       m[a].type = TypeOf(msg.seed);
       break;
+    case kAppend: {  // the whole object is now its seed's pattern
+      Obj& o = m[a];
+      o.filled = o.size = msg.size;
+      break;
+    }
   }
 }
 
@@ -215,6 +222,7 @@ class Worker {
   bool rename_over_existing_;
   bool release_changed_holds_;
   std::unique_ptr<Heap> heap_;
+  int data_fd_ = -1;  // the backing file, for appends through a descriptor
   std::uint64_t serial_ = 0;
   // A lock kept across other operations, with the contents it saw.
   std::optional<LockGuard> held_;
@@ -341,6 +349,41 @@ void Worker::NamedOp(int dice) {
     auto f = heap_->Find(NameOf(m.a));
     if (!f.ok()) Fail("find before realloc: " + f.status().ToString());
     Reported(m, [&] { return heap_->Realloc(f->data(), m.size).status(); });
+  } else if (dice < 76) {
+    // An append through a descriptor of the backing file (WriteVia with
+    // pwrite), as the daemon writes: in a version-3 heap the blocks it grows
+    // into are not reserved first, so a kill mid-write must leave them
+    // returned to the free space, still flagged.
+    auto i = Pick(true);
+    if (!i) return;
+    const Obj& o = model_.at(NameOf(*i));
+    // Only a whole pattern ending on a word boundary extends by writing new
+    // bytes alone (FillPattern's last partial word differs from the same
+    // bytes in a longer pattern, and rewriting old bytes is not atomic).
+    if (o.filled != o.size || o.size % 8 != 0) return;
+    m.op = kAppend;
+    m.a = *i;
+    m.size = o.size + Size();
+    std::vector<std::byte> want(m.size);
+    testing::FillPattern(want, o.seed);
+    const std::uint64_t from = o.size;
+    auto id = heap_->Lookup(NameOf(m.a));
+    if (!id.ok()) Fail("lookup before append: " + id.status().ToString());
+    Reported(m, [&] {
+      return heap_->WriteVia(*id, from, m.size - from, [&](std::uint64_t file_off) {
+        const std::byte* p = want.data() + from;
+        std::size_t left = m.size - from;
+        for (std::uint64_t at = file_off; left > 0;) {
+          ssize_t n = ::pwrite(data_fd_, p, left, static_cast<off_t>(at));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) return Status::FromErrno("pwrite", n < 0 ? errno : EIO);
+          p += n;
+          at += static_cast<std::uint64_t>(n);
+          left -= static_cast<std::size_t>(n);
+        }
+        return Status::Ok();
+      }).status();
+    });
   } else {
     auto i = Pick(true);
     if (!i) return;
@@ -420,6 +463,8 @@ void Worker::Run() {
   auto h = Heap::Open(path_, o);
   if (!h.ok()) Fail("attach: " + h.status().ToString());
   heap_ = std::move(*h);
+  data_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (data_fd_ < 0) Fail("open the backing file: " + std::string(std::strerror(errno)));
   Msg ready;
   ready.kind = kReady;
   Send(ready);

@@ -45,6 +45,11 @@ inline constexpr std::uint32_t kNoChunk = 0xFFFFFFFFu;
 // allocates blocks from such a run reserves them again (fallocate) first.
 // Coalescing ORs the flags; a split keeps them on both parts.
 inline constexpr std::uint8_t kFreeRunHoles = 1;
+// Large-run head flag (in `size_class`, version 3): blocks of the run past
+// its owner's size may be holes (never reserved: grown space is reserved as
+// it is handed out, and a chunk's growth margin only as its size reaches
+// it). Freeing such blocks gives a run flagged kFreeRunHoles.
+inline constexpr std::uint8_t kLargeRunHoles = 1;
 
 struct PageInfo {
   std::uint8_t kind;         // 0: PageKind. Unknown value: kCorruption.

@@ -27,7 +27,7 @@ inline constexpr std::uint64_t kMagic = 0x3150414548484D53ull;  // "SMHHEAP1" LE
 // the blocks are handed out). A version-1 file has that byte zero
 // everywhere, so this library opens it unchanged and never punches holes in
 // it (an older library would not re-reserve them); new heaps are version 2.
-inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kFormatVersion = 3;
 inline constexpr std::uint32_t kOldestFormatVersion = 1;
 inline constexpr std::uint32_t kByteOrderMark = 0x01020304u;
 inline constexpr std::uint32_t kNumSmallClasses = 24;

@@ -312,6 +312,14 @@ std::uint64_t DiskBytesOf(const std::string& path) {
   return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }
 
+// Rewrites the superblock's format version, as if an older library had made the file.
+void SetFormatVersion(const std::string& path, std::uint32_t version) {
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, &version, 4, offsetof(format::Superblock, format_version)), 4);
+  ::close(fd);
+}
+
 std::uint32_t FormatVersionOf(const std::string& path) {
   std::uint32_t v = 0;
   int fd = ::open(path.c_str(), O_RDONLY);
@@ -338,6 +346,33 @@ TEST_F(HeapTest, RemovingALargeObjectGivesItsDiskSpaceBack) {
   EXPECT_EQ(std::to_integer<int>((*b)[kSize / 2]), 0) << "named objects are zero-filled";
   std::memset(b->data(), 0x11, kSize);
   ExpectConsistent();
+}
+
+// Writes `bytes` at object offset `off` as the daemon does: WriteVia, with
+// pwrite on this process's own descriptor `fd` of the backing file.
+Result<std::uint64_t> PwriteVia(Heap& h, ObjectId id, int fd, std::uint64_t off, const std::string& bytes) {
+  return h.WriteVia(id, off, bytes.size(), [&](std::uint64_t file_off) {
+    ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(file_off));
+    if (n < 0) return Status::FromErrno("pwrite", errno);
+    if (static_cast<std::size_t>(n) != bytes.size()) return Status::NoSpace("short write");
+    return Status::Ok();
+  });
+}
+
+// Appends `chunk` through the backing file at `path` until the object holds `total` bytes.
+::testing::AssertionResult AppendThroughFile(Heap& h, ObjectId id, const std::string& path, std::uint64_t total,
+                                             const std::string& chunk) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ::testing::AssertionFailure() << "open " << path << ": " << std::strerror(errno);
+  for (std::uint64_t off = 0; off < total; off += chunk.size()) {
+    auto r = PwriteVia(h, id, fd, off, chunk);
+    if (!r.ok()) {
+      ::close(fd);
+      return ::testing::AssertionFailure() << "append at " << off << ": " << r.status().ToString();
+    }
+  }
+  ::close(fd);
+  return ::testing::AssertionSuccess();
 }
 
 // A heap on a disk smaller than its maximum size, filled both ways: by
@@ -412,12 +447,7 @@ TEST_F(FullDiskTest, AppendsThroughTheFileGetNoSpaceAndKeepWhatWasWritten) {
   std::uint64_t written = 0;
   Status last;
   for (int i = 0; i < 400; ++i) {
-    auto r = heap_->WriteVia(*id, written, chunk.size(), [&](std::uint64_t file_off) {
-      ssize_t n = ::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(file_off));
-      if (n < 0) return Status::FromErrno("pwrite", errno);
-      if (static_cast<std::size_t>(n) != chunk.size()) return Status::NoSpace("short write");
-      return Status::Ok();
-    });
+    auto r = PwriteVia(*heap_, *id, fd, written, chunk);
     if (!r.ok()) {
       last = r.status();
       break;
@@ -436,6 +466,20 @@ TEST_F(FullDiskTest, AppendsThroughTheFileGetNoSpaceAndKeepWhatWasWritten) {
   }).ok());
   EXPECT_EQ(back, std::string(written, 'w'));
   EXPECT_TRUE(heap_->CheckAttached().empty());
+  // Growing the object into its margin from the library on the full disk:
+  // kNoSpace (the margin is not reserved in a version-3 heap) or room
+  // found; a store into the new bytes is never SIGBUS.
+  if (info->capacity > info->size + (64u << 10)) {
+    Status grow = heap_->Truncate(*id, info->capacity);
+    if (grow.ok()) {
+      auto f = heap_->Find("log");
+      ASSERT_TRUE(f.ok());
+      std::memset(f->data() + written, 'm', f->size() - written);
+    } else {
+      EXPECT_EQ(grow.code(), Code::kNoSpace) << grow.ToString();
+      EXPECT_EQ(heap_->Stat(*id)->size, written) << "a failed resize changes nothing";
+    }
+  }
   // After room is freed, the space the failed append took and gave back
   // serves a library store (which would be SIGBUS if it were not backed).
   ASSERT_TRUE(heap_->Truncate(*id, 0).ok());
@@ -451,6 +495,9 @@ TEST(HeapFormatTest, VersionOneHeapOpensAndStaysVersionOne) {
   {
     Options o;
     o.max_size = 256ull << 20;
+    // Room for everything below without growing: version 3 grows into
+    // space flagged unreserved, which a version-1 file never has.
+    o.initial_size = 16u << 20;
     auto h = Heap::Open(path, o);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     auto a = (*h)->Allocate("big", 8u << 20);
@@ -459,15 +506,9 @@ TEST(HeapFormatTest, VersionOneHeapOpensAndStaysVersionOne) {
     ASSERT_TRUE((*h)->Allocate("small", 5).ok());
   }
   ASSERT_EQ(FormatVersionOf(path), format::kFormatVersion);
-  // Until now nothing was freed, so the file is also a valid version-1 file
-  // (free-run flags all zero): make it one, as the previous library wrote.
-  {
-    const std::uint32_t one = 1;
-    int fd = ::open(path.c_str(), O_WRONLY);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::pwrite(fd, &one, 4, offsetof(format::Superblock, format_version)), 4);
-    ::close(fd);
-  }
+  // Until now nothing was freed or grown, so the file is also a valid
+  // version-1 file (no run flags): make it one, as the previous library wrote.
+  SetFormatVersion(path, 1);
   EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
   auto h = Heap::Open(path, Options{});
   ASSERT_TRUE(h.ok()) << h.status().ToString();
@@ -481,6 +522,80 @@ TEST(HeapFormatTest, VersionOneHeapOpensAndStaysVersionOne) {
   h->reset();
   EXPECT_EQ(FormatVersionOf(path), 1u);
   EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
+}
+
+// A version-2 file (holes only where large frees punched them) opens as it
+// is and stays version 2: growth reserves all it adds, appends reserve
+// their margin, and no large run is ever flagged - a version-2 library
+// would free such runs without marking them as needing a reservation.
+TEST(HeapFormatTest, VersionTwoHeapGrowsReservedAndStaysVersionTwo) {
+  testing::TempDir dir;
+  const std::string path = dir.File("v2.heap");
+  {
+    Options o;
+    o.max_size = 256ull << 20;
+    o.initial_size = 4u << 20;
+    auto h = Heap::Open(path, o);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    ASSERT_TRUE((*h)->Allocate("small", 5).ok());
+  }
+  SetFormatVersion(path, 2);
+  EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
+  auto h = Heap::Open(path, Options{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  auto id = (*h)->Create("log", 0, ObjectAttr{});
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(AppendThroughFile(**h, *id, path, 24u << 20, std::string(256u << 10, 'v')));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, static_cast<std::uint64_t>(st.st_size) - (1u << 20))
+      << "a version-2 heap reserves what it grows by";
+  EXPECT_TRUE((*h)->CheckAttached().empty());  // which reports large-run flags in a version-2 heap
+  h->reset();
+  EXPECT_EQ(FormatVersionOf(path), 2u);
+  EXPECT_EQ(shmheap_check(path.c_str(), nullptr), 0);
+}
+
+// Version 3 reserves lazily: appends through the file descriptor leave
+// nothing to zero (the heap file's disk use follows what was written, not
+// its length or the object's margin), and a library resize into the margin
+// reserves it first.
+TEST(HeapFormatTest, VersionThreeReservesOnlyWhatIsUsed) {
+  testing::TempDir dir;
+  const std::string path = dir.File("v3.heap");
+  Options o;
+  o.max_size = 1ull << 30;
+  auto h = Heap::Open(path, o);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(FormatVersionOf(path), 3u);
+  auto id = (*h)->Create("log", 0, ObjectAttr{});
+  ASSERT_TRUE(id.ok());
+  constexpr std::uint64_t kTotal = 96u << 20;
+  ASSERT_TRUE(AppendThroughFile(**h, *id, path, kTotal, std::string(512u << 10, 'w')));
+  auto info = (*h)->Stat(*id);
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->size, kTotal);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  const std::uint64_t disk = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  // Reserving at growth (version 2) would also hold the object's margin
+  // (an eighth) and the file's growth step: 108 MiB or more here.
+  EXPECT_LT(disk, kTotal + (4u << 20)) << "written bytes plus metadata, no zeroed margin; file length "
+                                       << st.st_size << ", capacity " << info->capacity;
+  EXPECT_TRUE((*h)->CheckAttached().empty());
+  std::string back;
+  ASSERT_TRUE((*h)->Read(*id, kTotal - 10, 10, [&](std::span<const std::byte> b) {
+    back.assign(reinterpret_cast<const char*>(b.data()), b.size());
+  }).ok());
+  EXPECT_EQ(back, std::string(10, 'w'));
+  // Growing into the margin through the library reserves and zero-fills it.
+  ASSERT_TRUE((*h)->Truncate(*id, kTotal + (1u << 20)).ok());
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, disk + (1u << 20) - (64u << 10));
+  auto data = (*h)->Find("log");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(std::to_integer<int>((*data)[kTotal + 12345]), 0);
+  EXPECT_TRUE((*h)->CheckAttached().empty());
 }
 
 }  // namespace
