@@ -131,7 +131,9 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
       dst.buf[0].pos = static_cast<off_t>(file_off);
       ssize_t n = fuse_buf_copy(&dst, bufv, static_cast<enum fuse_buf_copy_flags>(0));
       if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
-      if (static_cast<size_t>(n) != size) return Status::IOError("short write to backing file", EIO);
+      // A short write to a regular file means it is full (the next call
+      // would say ENOSPC): the write fails whole and the growth rolls back.
+      if (static_cast<size_t>(n) != size) return Status::NoSpace("short write to the backing file: disk full");
       return Status::Ok();
     });
     if (!r.ok()) return ReplyError(req, r.status(), "write");

@@ -298,7 +298,7 @@ void Arena::Trim() {
 
 // -------------------------------------------------------------------- growth
 
-Status Arena::Grow(std::uint32_t min_blocks, bool lazy_wanted) {
+Status Arena::Grow(std::uint32_t min_blocks, bool lazy_wanted, bool* changed) {
   auto* sb = space_->sb();
   const std::uint64_t old_blocks = FileBlocks();
   const std::uint64_t max_blocks = std::min(sb->max_size, space_->window()) >> kBlockShift;
@@ -331,9 +331,23 @@ Status Arena::Grow(std::uint32_t min_blocks, bool lazy_wanted) {
   // it a system call (5600 fallocate calls instead of 40 in heap_bench's
   // allocation mix when all growth was lazy).
   const bool lazy = lazy_wanted && lazy_reserve();
-  SHMHEAP_RETURN_IF_ERROR(lazy ? file_->ExtendTo(new_blocks << kBlockShift) : file_->GrowTo(new_blocks << kBlockShift));
+  if (lazy || lazy_reserve()) {
+    // The file may already be longer than the heap, with holes: a rolled-
+    // back lazy growth leaves its length. Reserve from the heap's end.
+    SHMHEAP_RETURN_IF_ERROR(file_->ExtendTo(new_blocks << kBlockShift));
+    if (!lazy) {
+      SHMHEAP_RETURN_IF_ERROR(file_->Reserve(old_blocks << kBlockShift, (new_blocks - old_blocks) << kBlockShift));
+    } else if (table_blocks) {
+      // The page table's new blocks are written at once (GrowTable): reserve
+      // them before anything is committed to the new size.
+      SHMHEAP_RETURN_IF_ERROR(file_->Reserve((new_blocks - table_blocks) << kBlockShift, table_blocks << kBlockShift));
+    }
+  } else {
+    SHMHEAP_RETURN_IF_ERROR(file_->GrowTo(new_blocks << kBlockShift));
+  }
   log_->LogRange(&sb->file_size, 8);
   AtomicField(sb->file_size).store(new_blocks << kBlockShift, std::memory_order_release);
+  if (changed) *changed = true;
   Log()->debug("arena grown from {} to {} blocks{}", old_blocks, new_blocks,
                table_blocks ? " with a new page table" : "");
   if (table_blocks) {
@@ -358,6 +372,8 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks, bool
   if (!old_table || !t || old_blocks + tblocks > new_blocks) return Corrupt("cannot place a grown page table");
   const std::uint32_t old_head = static_cast<std::uint32_t>(sb->pageinfo_off >> kBlockShift);
   const std::uint32_t old_tblocks = static_cast<std::uint32_t>(TableBlocks(old_entries));
+  // A lazy growth reserved Grow's estimate of the table's blocks; make sure
+  // of all of them (a no-op when the estimate was right).
   if (lazy) SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(format::kFreeRunHoles, table_head, tblocks));
   // Build the new table while nothing references it (unlogged), then publish.
   std::memcpy(t, old_table, old_entries * sizeof(PageInfo));
@@ -385,17 +401,17 @@ Status Arena::GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks, bool
 
 // ------------------------------------------------------ in-place resizing
 
-Status Arena::Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below) {
+Result<bool> Arena::Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below) {
   if (!Header(data_off)) return Status::InvalidArgument("not an allocated chunk");
   const auto b = static_cast<std::uint32_t>((data_off - kHeader) >> kBlockShift);
   PageInfo* info = Info(b);
   if (info->kind == format::kPageSmall) {
-    return size + kHeader <= ClassSize(info->size_class) ? Status::Ok() : Status::NoSpace("small chunk");
+    return size + kHeader <= ClassSize(info->size_class);
   }
   const std::uint64_t want = (size + kHeader + kBlockSize - 1) >> kBlockShift;
   const std::uint32_t have = info->count;
-  if (want <= have) return Status::Ok();
-  if (want > 0xFFFFFFFFull) return Status::NoSpace("allocation too large");
+  if (want <= have) return true;
+  if (want > 0xFFFFFFFFull) return false;
   const auto need = static_cast<std::uint32_t>(want - have);
   const std::uint32_t next = b + have;
   PageInfo* q = nullptr;
@@ -410,32 +426,41 @@ Status Arena::Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t r
     const std::uint64_t table = sb->pageinfo_off >> kBlockShift;
     const bool at_end = end == FileBlocks() ||
                         (end == table && table + TableBlocks(sb->pageinfo_count) == FileBlocks());
-    if (attempt > 0 || !at_end) return Status::NoSpace("no room to grow in place");
-    SHMHEAP_RETURN_IF_ERROR(Grow(need - avail, reserve_below != ~0ull));
+    if (attempt > 0 || !at_end) return false;  // no room in place
+    // A growth that failed before changing anything (the heap is at its
+    // maximum size, the disk is full) only means no room here; the caller
+    // may still move the data into free space elsewhere.
+    bool changed = false;
+    Status grown = Grow(need - avail, reserve_below != ~0ull, &changed);
+    if (!grown.ok()) {
+      if (changed) return grown;
+      return false;
+    }
   }
   const std::uint32_t free_count = q->count;
   const std::uint8_t flags = q->size_class;
+  // Blocks wholly at or past reserve_below stay unreserved (version 3).
+  // Reserve first: a failure here (ENOSPC) must leave nothing changed.
+  std::uint64_t reserved_to = std::uint64_t{next} + need;
+  if (lazy_reserve() && reserve_below != ~0ull) {
+    reserved_to = std::clamp<std::uint64_t>((reserve_below + kBlockSize - 1) >> kBlockShift, next, reserved_to);
+  }
+  if (reserved_to > next) {
+    SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, static_cast<std::uint32_t>(reserved_to - next)));
+  }
+  const bool skipped = reserved_to < std::uint64_t{next} + need && (flags & format::kFreeRunHoles);
   BinRemove(next);
   if (free_count > need) {
     MarkFreeRun(next + need, free_count - need, flags);
     BinInsert(next + need, free_count - need);
   }
-  // Blocks wholly at or past reserve_below stay unreserved (version 3).
-  std::uint64_t reserved_to = std::uint64_t{next} + need;
-  if (lazy_reserve() && reserve_below != ~0ull) {
-    reserved_to = std::clamp<std::uint64_t>((reserve_below + kBlockSize - 1) >> kBlockShift, next, reserved_to);
-  }
-  const bool skipped = reserved_to < std::uint64_t{next} + need && (flags & format::kFreeRunHoles);
   // (Info(b) afresh: Grow may have moved the page table.)
   MarkLargeRun(b, have + need,
                static_cast<std::uint8_t>(Info(b)->size_class | (skipped ? format::kLargeRunHoles : 0)));
-  if (reserved_to > next) {
-    SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, static_cast<std::uint32_t>(reserved_to - next)));
-  }
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + need);
   log_->Set(sb->bytes_in_use, sb->bytes_in_use + (std::uint64_t{need} << kBlockShift));
-  return Status::Ok();
+  return true;
 }
 
 Status Arena::Shrink(std::uint64_t data_off, std::uint64_t size) {

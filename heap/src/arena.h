@@ -10,7 +10,8 @@
 //
 // REQUIRES for every mutating method: the caller holds the heap mutex and will
 // Commit() or lose the whole operation. The arena does no locking itself,
-// knows nothing of names, and does file I/O only through BackingFile::GrowTo.
+// knows nothing of names, and does file I/O only through BackingFile (growing
+// the file, reserving disk blocks, punching holes).
 #ifndef SHMHEAP_ARENA_H_
 #define SHMHEAP_ARENA_H_
 
@@ -122,7 +123,10 @@ class Arena {
   // reserved (the chunk is flagged kLargeRunHoles instead); the caller
   // reserves them with ReserveWithin as the object's size reaches them, or
   // writes them through the file descriptor before committing.
-  Status Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below = ~0ull);
+  // Returns false if there is no room to grow in place (nothing changed,
+  // except perhaps a growth of the file, which leaves a consistent heap);
+  // an error (ENOSPC reserving the blocks, corruption) fails the operation.
+  Result<bool> Extend(std::uint64_t data_off, std::uint64_t size, std::uint64_t reserve_below = ~0ull);
   // Reserves disk for bytes [from, to) of the chunk at `data_off` if it is a
   // large chunk flagged kLargeRunHoles (else nothing to do). kNoSpace.
   Status ReserveWithin(std::uint64_t data_off, std::uint64_t from, std::uint64_t to);
@@ -175,7 +179,9 @@ class Arena {
   Status ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks);
   // `lazy`: leave the new space unreserved (flagged kFreeRunHoles) in a
   // version-3 heap; Extend asks for it when the caller writes the blocks.
-  Status Grow(std::uint32_t min_blocks, bool lazy = false);
+  // `*changed` (if given) becomes true once the heap's size is changed: a
+  // failure after that leaves the operation to be rolled back.
+  Status Grow(std::uint32_t min_blocks, bool lazy = false, bool* changed = nullptr);
   Status GrowTable(std::uint32_t old_blocks, std::uint32_t new_blocks, bool lazy);
 
   // Free-run bins.

@@ -61,7 +61,7 @@ Result<ObjectId> HeapImpl::CreateWith(std::string_view name, std::span<const std
 }
 
 Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end,
-                              bool fills_by_file) {
+                              bool fills_by_file, bool publish_size) {
   ObjectRecord* r = Record(index);
   const std::uint64_t old_size = r->size;
   // When the caller writes [zero_end, size) through the file descriptor
@@ -84,8 +84,10 @@ Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amor
     // through the mapping need every byte reserved before they happen, and
     // reserving a library append's margin later saves no work, only defers it.
     const std::uint64_t reserve_below = fills ? r->data_off + keep_from : ~0ull;
-    if (arena_->Extend(r->data_off, want, reserve_below).ok() ||
-        (want > size && arena_->Extend(r->data_off, size, reserve_below).ok())) {
+    auto grown = arena_->Extend(r->data_off, want, reserve_below);
+    if (grown.ok() && !*grown && want > size) grown = arena_->Extend(r->data_off, size, reserve_below);
+    if (!grown.ok()) return grown.status();  // failed part-way: the operation rolls back
+    if (*grown) {
       log_->Set(r->capacity, arena_->Capacity(r->data_off));
     } else {
       auto data = arena_->Allocate(want, index + 1);
@@ -99,7 +101,7 @@ Status HeapImpl::ResizeLocked(std::uint64_t index, std::uint64_t size, bool amor
   // Bytes past the old size may hold stale data from before a shrink.
   const std::uint64_t zero_to = std::min(size, zero_end);
   if (zero_to > old_size) std::memset(space_->Bytes(r->data_off + old_size, zero_to - old_size), 0, zero_to - old_size);
-  log_->Set(r->size, size);
+  if (publish_size) log_->Set(r->size, size);
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
 }
@@ -214,9 +216,14 @@ Result<std::uint64_t> HeapImpl::WriteAt(ObjectId id, std::uint64_t off, std::uin
   Op op(this);
   index = Resolve(id);
   if (!index.ok()) return index.status();
-  if (end > r->size) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true, off, io_writes_file));
+  // The new size is published only once io has written the bytes: before
+  // that, other processes would see (and could touch) bytes not yet written,
+  // which in a format-3 heap may still be holes.
+  const bool grows = end > r->size;
+  if (grows) SHMHEAP_RETURN_IF_ERROR(ResizeLocked(*index, end, true, off, io_writes_file, false));
   if (!space_->Valid(r->data_off + off, len)) return Status::Corruption("object data out of bounds");
   SHMHEAP_RETURN_IF_ERROR(io(r->data_off + off));  // on failure the Op rolls the growth back
+  if (grows) log_->Set(r->size, end);
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   log_->Set(r->mtime_ns, NowNs());
   const std::uint64_t size = r->size;

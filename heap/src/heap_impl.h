@@ -175,8 +175,10 @@ class HeapImpl final : public Heap {
   // the rest passes its offset). REQUIRES: an Op.
   // `fills_by_file`: the caller writes [zero_end, size) with pwrite/splice
   // on the backing file before committing (see keep_from in the definition).
+  // `publish_size` false: the caller stores the new size itself (after
+  // writing the bytes).
   Status ResizeLocked(std::uint64_t index, std::uint64_t size, bool amortize, std::uint64_t zero_end = ~0ull,
-                      bool fills_by_file = false);
+                      bool fills_by_file = false, bool publish_size = true);
   // Write and WriteVia; `io_writes_file` as ResizeLocked's fills_by_file.
   Result<std::uint64_t> WriteAt(ObjectId id, std::uint64_t off, std::uint64_t len, bool io_writes_file,
                                 const std::function<Status(std::uint64_t file_off)>& io);

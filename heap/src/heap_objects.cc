@@ -152,6 +152,9 @@ Result<void*> HeapImpl::Realloc(void* ptr, std::size_t size) {
   const std::uint64_t old_size = r ? r->size : cap;
   if (size <= cap) {
     if (r) {
+      // The spare capacity of an object a write through the mount grew may
+      // be holes (format 3): reserve it before storing into it.
+      if (size > old_size) SHMHEAP_RETURN_IF_ERROR(arena_->ReserveWithin(off, old_size, size));
       if (size > old_size) std::memset(space_->Bytes(off + old_size, size - old_size), 0, size - old_size);
       log_->Set(r->size, std::uint64_t{size});
       AtomicField(r->version).fetch_add(1);
