@@ -440,13 +440,17 @@ Result<bool> Arena::Extend(std::uint64_t data_off, std::uint64_t size, std::uint
   const std::uint32_t free_count = q->count;
   const std::uint8_t flags = q->size_class;
   // Blocks wholly at or past reserve_below stay unreserved (version 3).
-  // Reserve first: a failure here (ENOSPC) must leave nothing changed.
+  // Reserve first, so that a failure leaves nothing changed. A full disk
+  // is then only "no room here": the caller may ask for less (no margin) or
+  // move the data into space that is already reserved.
   std::uint64_t reserved_to = std::uint64_t{next} + need;
   if (lazy_reserve() && reserve_below != ~0ull) {
     reserved_to = std::clamp<std::uint64_t>((reserve_below + kBlockSize - 1) >> kBlockShift, next, reserved_to);
   }
   if (reserved_to > next) {
-    SHMHEAP_RETURN_IF_ERROR(ReserveIfHoles(flags, next, static_cast<std::uint32_t>(reserved_to - next)));
+    Status reserved = ReserveIfHoles(flags, next, static_cast<std::uint32_t>(reserved_to - next));
+    if (reserved.code() == Code::kNoSpace) return false;
+    SHMHEAP_RETURN_IF_ERROR(reserved);
   }
   const bool skipped = reserved_to < std::uint64_t{next} + need && (flags & format::kFreeRunHoles);
   BinRemove(next);
