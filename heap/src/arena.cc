@@ -331,7 +331,7 @@ Status Arena::Grow(std::uint32_t min_blocks, bool lazy_wanted, bool* changed) {
   // it a system call (5600 fallocate calls instead of 40 in heap_bench's
   // allocation mix when all growth was lazy).
   const bool lazy = lazy_wanted && lazy_reserve();
-  if (lazy || lazy_reserve()) {
+  if (lazy_reserve()) {
     // The file may already be longer than the heap, with holes: a rolled-
     // back lazy growth leaves its length. Reserve from the heap's end.
     SHMHEAP_RETURN_IF_ERROR(file_->ExtendTo(new_blocks << kBlockShift));
