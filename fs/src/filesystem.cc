@@ -25,7 +25,9 @@ struct timespec ToTimespec(std::int64_t ns) {
 }  // namespace
 
 Filesystem::Filesystem(Options options)
-    : options_(std::move(options)), registry_(options_.heapdir, options_.max_heap_size) {}
+    : options_(std::move(options)),
+      registry_(options_.heapdir, options_.max_heap_size),
+      read_ahead_(options_.read_ahead, options_.read_ahead_explicit) {}
 
 Filesystem::~Filesystem() { Shutdown(); }
 

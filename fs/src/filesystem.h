@@ -34,6 +34,7 @@
 
 #include "fs/src/heap_registry.h"
 #include "fs/src/options.h"
+#include "fs/src/read_ahead.h"
 
 namespace shmheap::fs {
 
@@ -74,6 +75,7 @@ class Filesystem {
   const Options& options() const { return options_; }
   HeapRegistry& registry() { return registry_; }
   LockService* locks() { return locks_.get(); }
+  ReadAhead& read_ahead() { return read_ahead_; }
 
   // Resolves a node id. Errors: kStale (unknown or deleted), the heap's own
   // error for a heap that could not be attached.
@@ -131,6 +133,7 @@ class Filesystem {
 
   Options options_;
   HeapRegistry registry_;
+  ReadAhead read_ahead_;
   std::unique_ptr<LockService> locks_;
   struct fuse_session* se_ = nullptr;
 

@@ -5,6 +5,7 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,10 +94,14 @@ int Run(int argc, char** argv) {
   SessionPtr se(fuse_session_new(args.get(), &ops, sizeof(ops), &fs));
   if (!se) return 2;  // libfuse printed which option it rejected
   if (fuse_set_signal_handlers(se.get()) != 0) return 1;
+  // The mount point as mountinfo will show it; resolved now, since stat(2)
+  // of our own mount would wait for INIT.
+  std::unique_ptr<char, void (*)(void*)> canonical(::realpath(o.mountpoint.c_str(), nullptr), std::free);
   if (fuse_session_mount(se.get(), o.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se.get());
     return 1;
   }
+  if (canonical) fs.read_ahead().FindDevice(canonical.get());
   int rc;
   {
     Mounted mounted(se.get());

@@ -83,6 +83,8 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) noexcept {
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
   conn->max_write = 512u << 10;
+  // The kernel caps this at its default window (read_ahead.h): the window
+  // is raised through sysfs at the first open instead.
   conn->max_readahead = 512u << 10;
   conn->max_background = 64;
   conn->congestion_threshold = 48;

@@ -24,6 +24,7 @@ namespace {
 // data), decides whether the kernel may keep its cached pages, replies.
 void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file_info* fi,
                  const fuse_entry_param* created) {
+  fs->read_ahead().ApplyOnce();  // before the kernel sizes this file's window
   Heap& heap = *n.heap->heap;
   Status s = heap.Ref(n.id);
   if (!s.ok()) return ReplyError(req, s, "open");

@@ -23,6 +23,7 @@ struct RawConf {
   char* max_heap_size = nullptr;
   char* config = nullptr;
   char* log_level = nullptr;
+  char* read_ahead = nullptr;
   int foreground = 0;
   int debug = 0;
   int single = 0;
@@ -38,6 +39,7 @@ const struct fuse_opt kOptSpec[] = {
     {"max_heap_size=%s", offsetof(RawConf, max_heap_size), 0},
     {"config=%s", offsetof(RawConf, config), 0},
     {"log_level=%s", offsetof(RawConf, log_level), 0},
+    {"read_ahead=%s", offsetof(RawConf, read_ahead), 0},
     FUSE_OPT_KEY("-h", kKeyHelp),
     FUSE_OPT_KEY("--help", kKeyHelp),
     FUSE_OPT_KEY("-V", kKeyVersion),
@@ -99,6 +101,7 @@ Status ReadConfig(const std::string& path, RawConf* c, std::vector<std::string>*
     if (key == "heapdir") set(&c->heapdir);
     else if (key == "max_heap_size") set(&c->max_heap_size);
     else if (key == "log_level") set(&c->log_level);
+    else if (key == "read_ahead") set(&c->read_ahead);
     else if (key == "config") return Status::InvalidArgument(path + ": config files do not nest");
     else extra_opts->push_back(eq == std::string::npos ? key : key + "=" + value);
   }
@@ -131,6 +134,8 @@ const char* UsageText() {
          "    -o max_heap_size=SIZE  maximum size of new heaps (K, M, G, T suffixes)\n"
          "    -o config=FILE         read 'key = value' options from FILE (the command line wins)\n"
          "    -o log_level=LEVEL     trace, debug, info, warn or error (default info)\n"
+         "    -o read_ahead=SIZE     the mount's read-ahead window (default 1M; 0 keeps\n"
+         "                           the kernel's 128K; raising it needs root)\n"
          "\n";
 }
 
@@ -161,7 +166,7 @@ Result<Options> ParseOptions(int argc, char** argv) {
   if (fuse_opt_parse(&args, &c, kOptSpec, OptProc) != 0) return Status::InvalidArgument("cannot parse options");
   // fuse_opt allocates the %s strings; free them when done.
   std::unique_ptr<char, void (*)(void*)> f1(c.heapdir, std::free), f2(c.max_heap_size, std::free),
-      f3(c.config, std::free), f4(c.log_level, std::free);
+      f3(c.config, std::free), f4(c.log_level, std::free), f5(c.read_ahead, std::free);
   Options o;
   o.show_help = c.help;
   o.show_version = c.version;
@@ -186,6 +191,13 @@ Result<Options> ParseOptions(int argc, char** argv) {
     auto size = ParseSize(c.max_heap_size);
     if (!size.ok()) return Status::InvalidArgument("max_heap_size: " + std::string(size.status().message()));
     o.max_heap_size = *size;
+  }
+  if (c.read_ahead) {
+    auto size = ParseSize(c.read_ahead);
+    if (!size.ok()) return Status::InvalidArgument("read_ahead: " + std::string(size.status().message()));
+    if (*size > kMaxReadAhead) return Status::InvalidArgument("read_ahead: at most 1G");
+    o.read_ahead = *size;
+    o.read_ahead_explicit = true;
   }
   if (c.log_level) {
     auto level = ParseLevel(c.log_level);

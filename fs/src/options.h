@@ -4,9 +4,9 @@
 //   shmheapfs [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]
 //
 // Our options (-o, mount(8) style): heapdir=DIR, max_heap_size=SIZE,
-// config=FILE, log_level=LEVEL. Every other -o option goes to libfuse
-// (allow_other, default_permissions, auto_unmount, ...), which rejects the
-// ones it does not know. A configuration file holds "key = value" lines with
+// config=FILE, log_level=LEVEL, read_ahead=SIZE. Every other -o option goes
+// to libfuse (allow_other, default_permissions, auto_unmount, ...), which
+// rejects the ones it does not know. A configuration file holds "key = value" lines with
 // the same keys (a key without value, like allow_other, is a flag); the
 // command line wins. SOURCE is what mount(8) passes for
 // `mount -t fuse.shmheapfs SOURCE MOUNTPOINT`; if it names a directory and no
@@ -30,6 +30,8 @@ struct Options {
   std::uint64_t max_heap_size = 0;  // 0: the library default
   std::string config_file;
   spdlog::level::level_enum log_level = spdlog::level::info;
+  std::uint64_t read_ahead = 1u << 20;  // bytes; 0: the kernel's default
+  bool read_ahead_explicit = false;     // given by the user
   bool foreground = false;
   bool debug = false;
   bool single_thread = false;
@@ -38,6 +40,8 @@ struct Options {
   // Arguments for fuse_session_new (argv[0] first).
   std::vector<std::string> fuse_args;
 };
+
+inline constexpr std::uint64_t kMaxReadAhead = 1ull << 30;
 
 // Parses argv (and the config file it names). Errors: kInvalidArgument with
 // a message fit for the user (the caller exits with status 2).

@@ -18,7 +18,24 @@ namespace shmheap::testing {
 
 namespace {
 
-bool IsMounted(const std::string& mnt) {
+// How /proc/self/mounts writes a path: space, tab, newline and backslash
+// as \ooo.
+std::string MountsEscaped(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\\') {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\%03o", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool IsMounted(const std::string& mnt_path) {
+  const std::string mnt = MountsEscaped(mnt_path);
   std::ifstream in("/proc/self/mounts");
   std::string dev, point, type;
   std::string line;
@@ -146,7 +163,7 @@ void MountFixture::SetUp() {
   }
   dir_ = std::make_unique<TempDir>();
   ::chmod(dir_->path().c_str(), 0755);  // other users reach the mount in permission tests
-  mnt_ = dir_->File("mnt");
+  mnt_ = dir_->File(MountDirName());
   heapdir_ = dir_->File("heaps");
   ::mkdir(mnt_.c_str(), 0755);
   ::mkdir(heapdir_.c_str(), 0755);

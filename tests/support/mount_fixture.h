@@ -64,6 +64,8 @@ class MountFixture : public ::testing::Test {
   void TearDown() override;
   // Extra -o options for the daemon (override to change).
   virtual std::vector<std::string> MountOptions() const { return {}; }
+  // The mount point's name inside the test's directory (override to change).
+  virtual std::string MountDirName() const { return "mnt"; }
   // Restarts the daemon on the same heap directory.
   void Remount();
 
