@@ -4,6 +4,7 @@
 // Exit status: 0 clean, 1 runtime failure, 2 bad usage.
 #include <fuse3/fuse_lowlevel.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -82,6 +83,9 @@ int Run(int argc, char** argv) {
     fuse_lowlevel_version();
     return 0;
   }
+  // A file size limit (ulimit -f) on the daemon must fail the write that
+  // passes it with EFBIG, not kill the daemon and every user of the mount.
+  std::signal(SIGXFSZ, SIG_IGN);
   SetUpLogging(o.foreground, o.log_level);
   BridgeFuseLogging();
   Filesystem fs(o);

@@ -130,11 +130,16 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
       dst.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
       dst.buf[0].fd = fd;
       dst.buf[0].pos = static_cast<off_t>(file_off);
-      ssize_t n = fuse_buf_copy(&dst, bufv, static_cast<enum fuse_buf_copy_flags>(0));
-      if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
-      // A short write to a regular file means it is full (the next call
-      // would say ENOSPC): the write fails whole and the growth rolls back.
-      if (static_cast<size_t>(n) != size) return Status::NoSpace("short write to the backing file: disk full");
+      // fuse_buf_copy advances both vectors: after a short write (a full
+      // disk, a quota, a file size limit), the next call goes on from there
+      // and fails with the reason. The write then fails whole and the growth
+      // rolls back.
+      for (size_t done = 0; done < size;) {
+        ssize_t n = fuse_buf_copy(&dst, bufv, static_cast<enum fuse_buf_copy_flags>(0));
+        if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
+        if (n == 0) return Status::NoSpace("the backing file takes no more bytes");
+        done += static_cast<size_t>(n);
+      }
       return Status::Ok();
     });
     if (!r.ok()) return ReplyError(req, r.status(), "write");

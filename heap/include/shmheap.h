@@ -26,6 +26,9 @@
  *   ENOENT     no such heap (attach) or object
  *   EEXIST     name already taken (shmalloc)
  *   ENOSPC     the heap reached its maximum size, or the disk is full
+ *   EDQUOT, EFBIG  growing the backing file passed a disk quota or the
+ *              process's file size limit (ulimit -f; ignore SIGXFSZ to get
+ *              EFBIG instead of the signal)
  *   EAGAIN     SHMHEAP_TRYLOCK found the lock taken
  *   EDEADLK    waiting for the lock would deadlock (a cycle of waiters)
  *   EUCLEAN    the heap file is corrupt (message says where)

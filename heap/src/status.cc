@@ -80,7 +80,7 @@ int Status::ToErrno() const noexcept {
     case Code::kNotFound: return ENOENT;
     case Code::kAlreadyExists: return EEXIST;
     case Code::kInvalidArgument: return EINVAL;
-    case Code::kNoSpace: return ENOSPC;
+    case Code::kNoSpace: return rep_->err != 0 ? rep_->err : ENOSPC;  // EDQUOT, EFBIG stay themselves
     case Code::kBusy: return EAGAIN;
     case Code::kPending: return EINPROGRESS;
     case Code::kDeadlock: return EDEADLK;

@@ -34,6 +34,12 @@ TEST(StatusTest, EveryCodeMapsToAPreciseErrno) {
 TEST(StatusTest, FromErrnoPicksTheClosestCode) {
   EXPECT_TRUE(Status::FromErrno("open", ENOENT).Is(Code::kNotFound));
   EXPECT_TRUE(Status::FromErrno("grow", ENOSPC).Is(Code::kNoSpace));
+  // A quota or a file size limit is "no space" too, but says which at the
+  // POSIX boundary.
+  EXPECT_TRUE(Status::FromErrno("grow", EDQUOT).Is(Code::kNoSpace));
+  EXPECT_EQ(Status::FromErrno("grow", EDQUOT).ToErrno(), EDQUOT);
+  EXPECT_EQ(Status::FromErrno("grow", EFBIG).ToErrno(), EFBIG);
+  EXPECT_EQ(Status::FromErrno("grow", ENOSPC).ToErrno(), ENOSPC);
   Status io = Status::FromErrno("read", EIO);
   EXPECT_TRUE(io.Is(Code::kIOError));
   EXPECT_EQ(io.sys_errno(), EIO);
