@@ -3,7 +3,7 @@
 # example serving tmpfs, all in one run, and prints a Markdown table of
 # ratios. Needs root (mounts tmpfs, drops caches) and a build of the project.
 #   tests/bench/run_fs_bench.sh [BUILD_DIR] [--mib N] [--files N] [--rounds N]
-# Defaults: build/, 1024 MiB sequential file, 15000 small files, 3 rounds
+# Defaults: build/, 1024 MiB sequential file, 15000 small files, 5 rounds
 # (passthrough_ll holds one descriptor per inode; the issue asks for 100k,
 # which needs a hard `ulimit -n` above ~110000: pass --files 100000 where
 # that holds).
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build
 mib=1024
 files=15000
-rounds=3
+rounds=5
 while [ $# -gt 0 ]; do
   case $1 in
     --mib) mib=$2; shift 2 ;;
