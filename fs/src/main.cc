@@ -105,7 +105,7 @@ int Run(int argc, char** argv) {
     fuse_remove_signal_handlers(se.get());
     return 1;
   }
-  if (canonical) fs.read_ahead().FindDevice(canonical.get());
+  fs.read_ahead().FindDevice(canonical.get());
   int rc;
   {
     Mounted mounted(se.get());

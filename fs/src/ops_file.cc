@@ -130,17 +130,18 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
       dst.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
       dst.buf[0].fd = fd;
       dst.buf[0].pos = static_cast<off_t>(file_off);
-      // fuse_buf_copy advances both vectors: after a short write (a full
-      // disk, a quota, a file size limit), the next call goes on from there
-      // and fails with the reason. The write then fails whole and the growth
-      // rolls back.
-      for (size_t done = 0; done < size;) {
-        ssize_t n = fuse_buf_copy(&dst, bufv, static_cast<enum fuse_buf_copy_flags>(0));
-        if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
-        if (n == 0) return Status::NoSpace("the backing file takes no more bytes");
-        done += static_cast<size_t>(n);
-      }
-      return Status::Ok();
+      const auto flags = static_cast<enum fuse_buf_copy_flags>(0);
+      ssize_t n = fuse_buf_copy(&dst, bufv, flags);
+      if (n < 0) return Status::FromErrno("write to backing file", static_cast<int>(-n));
+      if (static_cast<size_t>(n) == size) return Status::Ok();
+      // A short write: a full disk, a quota, a file size limit. fuse_buf_copy
+      // advanced both vectors, so a second call goes on from there and says
+      // which. The write fails whole either way (the growth rolls back): a
+      // copy through libfuse's bounce buffer may have taken bytes from the
+      // pipe that it never wrote, so a later success would be shifted data.
+      n = fuse_buf_copy(&dst, bufv, flags);
+      if (n < 0) return Status::FromErrno("short write to backing file", static_cast<int>(-n));
+      return Status::IOError("short write to backing file", EIO);
     });
     if (!r.ok()) return ReplyError(req, r.status(), "write");
     f->wrote = true;

@@ -14,6 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include "fs/src/read_ahead.h"
+
 namespace shmheap::fs {
 
 namespace {
@@ -195,7 +197,9 @@ Result<Options> ParseOptions(int argc, char** argv) {
   if (c.read_ahead) {
     auto size = ParseSize(c.read_ahead);
     if (!size.ok()) return Status::InvalidArgument("read_ahead: " + std::string(size.status().message()));
-    if (*size > kMaxReadAhead) return Status::InvalidArgument("read_ahead: at most 1G");
+    if (*size != 0 && (*size < kMinReadAhead || *size > kMaxReadAhead)) {
+      return Status::InvalidArgument("read_ahead: 0 (the kernel's window) or from 4K to 1G");
+    }
     o.read_ahead = *size;
     o.read_ahead_explicit = true;
   }

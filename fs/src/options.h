@@ -6,9 +6,9 @@
 // Our options (-o, mount(8) style): heapdir=DIR, max_heap_size=SIZE,
 // config=FILE, log_level=LEVEL, read_ahead=SIZE. Every other -o option goes
 // to libfuse (allow_other, default_permissions, auto_unmount, ...), which
-// rejects the ones it does not know. A configuration file holds "key = value" lines with
-// the same keys (a key without value, like allow_other, is a flag); the
-// command line wins. SOURCE is what mount(8) passes for
+// rejects the ones it does not know. A configuration file holds
+// "key = value" lines with the same keys (a key without value, like
+// allow_other, is a flag); the command line wins. SOURCE is what mount(8) passes for
 // `mount -t fuse.shmheapfs SOURCE MOUNTPOINT`; if it names a directory and no
 // heapdir= is given, it is the heap directory.
 #ifndef SHMHEAP_FS_OPTIONS_H_
@@ -40,8 +40,6 @@ struct Options {
   // Arguments for fuse_session_new (argv[0] first).
   std::vector<std::string> fuse_args;
 };
-
-inline constexpr std::uint64_t kMaxReadAhead = 1ull << 30;
 
 // Parses argv (and the config file it names). Errors: kInvalidArgument with
 // a message fit for the user (the caller exits with status 2).

@@ -1,10 +1,13 @@
 // ReadAhead: find the mount's backing device, set its read-ahead window.
 #include "fs/src/read_ahead.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 #include "fs/src/log.h"
@@ -65,8 +68,9 @@ Result<std::string> MountBdiDir(std::string_view mountinfo, std::string_view mou
   return found;
 }
 
-void ReadAhead::FindDevice(const std::string& mountpoint) {
+void ReadAhead::FindDevice(const char* mountpoint) {
   if (bytes_ == 0) return;
+  if (!mountpoint) return Report("cannot resolve the mount point");
   std::ifstream in("/proc/self/mountinfo");
   std::stringstream text;
   text << in.rdbuf();
@@ -75,15 +79,27 @@ void ReadAhead::FindDevice(const std::string& mountpoint) {
   bdi_dir_ = *dir;
 }
 
-void ReadAhead::Apply() {
-  if (bytes_ == 0 || bdi_dir_.empty()) return;
-  const std::string path = bdi_dir_ + "/read_ahead_kb";
-  const std::uint64_t kib = (bytes_ + 1023) / 1024;
-  std::ofstream out(path);
-  if (out) out << kib << '\n';
-  if (out) out.flush();
-  if (!out) return Report("cannot write " + path + ": " + std::strerror(errno) + " (needs root)");
-  Log()->debug("read-ahead window {} KiB ({})", kib, path);
+void ReadAhead::Apply() noexcept {
+  try {
+    if (bytes_ == 0 || bdi_dir_.empty()) return;
+    const std::string path = bdi_dir_ + "/read_ahead_kb";
+    const std::string kib = std::to_string((bytes_ + 1023) / 1024);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    ssize_t n = -1;
+    int err = errno;
+    if (fd >= 0) {
+      n = ::write(fd, kib.data(), kib.size());
+      err = errno;
+      ::close(fd);
+    }
+    if (n != static_cast<ssize_t>(kib.size())) {
+      const std::string why = std::error_code(err, std::generic_category()).message();
+      return Report("cannot write " + path + ": " + why + (err == EACCES || err == EPERM ? " (needs root)" : ""));
+    }
+    Log()->debug("read-ahead window {} KiB ({})", kib, path);
+  } catch (const std::exception& e) {
+    Log()->warn("read_ahead: {}", e.what());
+  }
 }
 
 void ReadAhead::Report(std::string_view what) {

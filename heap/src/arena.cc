@@ -589,8 +589,9 @@ Status Arena::ReserveWithin(std::uint64_t data_off, std::uint64_t from, std::uin
 Status Arena::ReserveIfHoles(std::uint8_t flags, std::uint32_t head, std::uint32_t blocks) {
   if (!(flags & format::kFreeRunHoles)) return Status::Ok();
   Status s = file_->Reserve(std::uint64_t{head} << kBlockShift, std::uint64_t{blocks} << kBlockShift);
+  // WithContext keeps the errno: a quota (EDQUOT) stays itself at the mount.
   if (s.code() == Code::kNoSpace) {
-    return Status::NoSpace("no disk space to reuse " + std::to_string(blocks) + " freed blocks: " + std::string(s.message()));
+    return s.WithContext("no disk space to reuse " + std::to_string(blocks) + " freed blocks");
   }
   return s;
 }

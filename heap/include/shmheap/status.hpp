@@ -87,7 +87,8 @@ class [[nodiscard]] Status {
   std::string ToString() const;
   // The errno that best describes this status at a POSIX boundary:
   // kNotFound->ENOENT, kAlreadyExists->EEXIST, kInvalidArgument->EINVAL,
-  // kNoSpace->ENOSPC (EDQUOT or EFBIG if a system call said so), kBusy->EAGAIN, kDeadlock->EDEADLK, kOwnerDead->EOWNERDEAD,
+  // kNoSpace->ENOSPC (EDQUOT or EFBIG if a system call said so),
+  // kBusy->EAGAIN, kDeadlock->EDEADLK, kOwnerDead->EOWNERDEAD,
   // kCorruption->EUCLEAN, kVersionMismatch->EPROTO, kNotSupported->EOPNOTSUPP,
   // kIOError->its errno (EIO if none), kTimedOut->ETIMEDOUT, kInterrupted->EINTR,
   // kStale->ESTALE, kPermission->EACCES, kPending->EINPROGRESS, kOk->0.
