@@ -81,7 +81,7 @@ void ReadAhead::FindDevice(const char* mountpoint) {
 
 void ReadAhead::Apply() noexcept {
   try {
-    if (bytes_ == 0 || bdi_dir_.empty()) return;
+    if (bdi_dir_.empty()) return;  // read_ahead=0, or no device found
     const std::string path = bdi_dir_ + "/read_ahead_kb";
     const std::string kib = std::to_string((bytes_ + 1023) / 1024);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);

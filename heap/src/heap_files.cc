@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "heap/src/clock.h"
@@ -197,11 +198,11 @@ Result<std::uint64_t> HeapImpl::WriteAt(ObjectId id, std::uint64_t off, std::uin
     auto pin = locks_->Pin(*index, id.generation, PinToken());
     if (!pin.ok()) return pin.status();
     std::uint64_t size = AtomicField(r->size).load(std::memory_order_acquire);
-    Result<std::uint64_t> done = Status::Busy("not in place");
-    bool attempted = false;  // io runs once: a failed io (even kBusy, EAGAIN) is the answer
+    // Set once io ran: io runs once, and whatever it answers (even kBusy,
+    // an EAGAIN) is the answer.
+    std::optional<Result<std::uint64_t>> done;
     if (end <= size && end <= pin->size && pin->data_off == AtomicField(r->data_off).load() &&
         space_->Valid(pin->data_off + off, len)) {
-      attempted = true;
       Status s = io(pin->data_off + off);
       if (s.ok()) {
         AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
@@ -213,7 +214,7 @@ Result<std::uint64_t> HeapImpl::WriteAt(ObjectId id, std::uint64_t off, std::uin
     }
     auto rel = locks_->Unpin(*index, PinToken());
     if (rel.ok() && rel->released) (void)AfterRelease(*index, *rel);
-    if (attempted || done.code() != Code::kBusy) return done;
+    if (done) return *std::move(done);
   }
   Op op(this);
   index = Resolve(id);
