@@ -176,6 +176,26 @@ void Filesystem::RemoveHandle(std::uint64_t fh) {
   handles_.erase(fh);
 }
 
+Status Filesystem::DropSetIdBits(fuse_req_t req, const Node& n, SetIdCause cause, bool tell_kernel) {
+  if (n.kind != Node::kObject) return Status::Ok();
+  Heap& heap = *n.heap->heap;
+  auto info = heap.Stat(n.id);
+  if (!info.ok()) return info.status();
+  if (!HasSetIdBits(info->attr.mode)) return Status::Ok();
+  const std::uint32_t drop =
+      SetIdBitsToDrop(info->attr.mode, info->attr.gid, cause, CredsOf(fuse_req_ctx(req)->pid));
+  if (drop == 0) return Status::Ok();
+  Heap::AttrChange c;
+  c.mode = info->attr.mode & 07777u & ~drop;
+  auto changed = heap.SetAttr(n.id, c);
+  if (!changed.ok()) return changed.status();
+  SPDLOG_LOGGER_DEBUG(Log(), "cleared set-ID bits {:o} of inode {}", drop, n.ino);
+  // Attributes only (offset < 0): takes no inode or page lock, so it is
+  // safe from inside a handler of this very inode.
+  if (tell_kernel && se_) fuse_lowlevel_notify_inval_inode(se_, n.ino, -1, 0);
+  return Status::Ok();
+}
+
 bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
   std::lock_guard<std::mutex> g(inodes_mu_);
   InodeState& s = inodes_[ino];

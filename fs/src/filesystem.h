@@ -34,7 +34,9 @@
 
 #include "fs/src/heap_registry.h"
 #include "fs/src/options.h"
+#include "fs/src/kernel_io.h"
 #include "fs/src/read_ahead.h"
+#include "fs/src/setid.h"
 
 namespace shmheap::fs {
 
@@ -76,6 +78,7 @@ class Filesystem {
   HeapRegistry& registry() { return registry_; }
   LockService* locks() { return locks_.get(); }
   ReadAhead& read_ahead() { return read_ahead_; }
+  KernelIo& kernel_io() { return kernel_io_; }
 
   // Resolves a node id. Errors: kStale (unknown or deleted), the heap's own
   // error for a heap that could not be attached.
@@ -96,6 +99,13 @@ class Filesystem {
   std::uint64_t AddHandle(std::shared_ptr<OpenFile> f);
   std::shared_ptr<OpenFile> Handle(std::uint64_t fh);
   void RemoveHandle(std::uint64_t fh);
+
+  // Clears the set-ID bits that `cause` clears on a local file system, as the
+  // caller of `req` (setid.h); no-op unless object `n` has such a bit.
+  // `tell_kernel`: also drop the kernel's cached attributes (for handlers
+  // whose reply carries none: the kernel would keep granting the bits to
+  // execve until its attribute timeout).
+  Status DropSetIdBits(fuse_req_t req, const Node& n, SetIdCause cause, bool tell_kernel);
 
   // Cache coherence: records the version the kernel's cache now reflects;
   // returns true if it was already that (the page cache may be kept).
@@ -134,6 +144,7 @@ class Filesystem {
   Options options_;
   HeapRegistry registry_;
   ReadAhead read_ahead_;
+  KernelIo kernel_io_;
   std::unique_ptr<LockService> locks_;
   struct fuse_session* se_ = nullptr;
 

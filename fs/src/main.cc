@@ -106,6 +106,9 @@ int Run(int argc, char** argv) {
     return 1;
   }
   fs.read_ahead().FindDevice(canonical.get());
+  // KILLPRIV_V2 through libfuse's I/O hooks (kernel_io.h); without them the
+  // session runs as before (logged).
+  (void)fs.kernel_io().Install(se.get());
   int rc;
   {
     Mounted mounted(se.get());

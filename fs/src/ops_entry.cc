@@ -68,10 +68,10 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) noexcept {
   // keep_cache at open): a changed mtime on an attribute refresh - which
   // every write through the mount causes - must not drop the whole cache.
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-  // We clear set-user/group-id bits on write ourselves. (Kernels still send a
-  // GETXATTR(security.capability) per write(2); KILLPRIV_V2 would end that,
-  // but libfuse 3.14 cannot ask for it.)
-  if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+  // Set-ID bits: not FUSE_CAP_HANDLE_KILLPRIV (v1 would make us clear them
+  // on every write, whoever writes). KernelIo asks for KILLPRIV_V2 instead,
+  // which libfuse 3.14 cannot (kernel_io.h, setid.h).
+  conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
   // Write payloads stay in a pipe and are spliced into the backing file.
   // libfuse sizes its pipe to max_write plus a 4 KiB header, and without
   // CAP_SYS_RESOURCE a pipe cannot exceed fs.pipe-max-size (1 MiB by
@@ -168,6 +168,15 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
     } else {
       Filesystem::KernelChange change(fs, ino);
       Heap& heap = *n->heap->heap;
+      // Under KILLPRIV_V2 the kernel leaves set-ID clearing on truncate and
+      // chown to us (kernel_io.h). A chown(2) arrives as a change of owner,
+      // group, or (chown(f, -1, -1)) of ctime alone; an explicit chmod is
+      // never part of one.
+      const bool chown = (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || to_set == FUSE_SET_ATTR_CTIME;
+      if (fs->kernel_io().killpriv_v2() && !(to_set & FUSE_SET_ATTR_MODE) && (chown || (to_set & FUSE_SET_ATTR_SIZE))) {
+        Status s = fs->DropSetIdBits(req, *n, chown ? SetIdCause::kChown : SetIdCause::kModify, false);
+        if (!s.ok()) return ReplyError(req, s, "setattr");
+      }
       if (to_set & FUSE_SET_ATTR_SIZE) {
         Status s = heap.Truncate(n->id, static_cast<std::uint64_t>(attr->st_size));
         if (!s.ok()) return ReplyError(req, s, "truncate");

@@ -30,6 +30,9 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
   if (!s.ok()) return ReplyError(req, s, "open");
   if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
     Status t = heap.Truncate(n.id, 0);
+    // With atomic_o_trunc the kernel skips its own truncating SETATTR, and
+    // the set-ID clearing with it (setid.h).
+    if (t.ok()) t = fs->DropSetIdBits(req, n, SetIdCause::kModify, true);
     if (!t.ok()) {
       (void)heap.Unref(n.id);
       return ReplyError(req, t, "open");
@@ -119,6 +122,13 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     if (off < 0) return ReplyErrno(req, EINVAL);
     Heap& heap = *f->node.heap->heap;
     const size_t size = fuse_buf_size(bufv);
+    // Under KILLPRIV_V2 clearing set-ID bits is ours (kernel_io.h), before
+    // the bytes land, as the kernel would.
+    if (fs->kernel_io().killpriv_v2()) {
+      if (Status s = fs->DropSetIdBits(req, f->node, SetIdCause::kModify, true); !s.ok()) {
+        return ReplyError(req, s, "write");
+      }
+    }
     const int fd = f->node.heap->DataFd();
     if (fd < 0) return ReplyError(req, Status::IOError("no data descriptor for the heap", EIO), "write");
     // The payload goes from the request (a pipe, with splice) straight into
@@ -195,6 +205,11 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
     if (mode & ~FALLOC_FL_KEEP_SIZE) return ReplyErrno(req, EOPNOTSUPP);
     if (offset < 0 || length <= 0) return ReplyErrno(req, EINVAL);
     Heap& heap = *f->node.heap->heap;
+    if (fs->kernel_io().killpriv_v2()) {
+      if (Status s = fs->DropSetIdBits(req, f->node, SetIdCause::kModify, true); !s.ok()) {
+        return ReplyError(req, s, "fallocate");
+      }
+    }
     auto info = heap.Stat(f->node.id);
     if (!info.ok()) return ReplyError(req, info.status(), "fallocate");
     const auto end = static_cast<std::uint64_t>(offset) + static_cast<std::uint64_t>(length);

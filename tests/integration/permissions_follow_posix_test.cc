@@ -1,6 +1,8 @@
 // With allow_other,default_permissions ownership and permissions behave as
 // on a local file system: objects belong to the calling user, mode bits are
-// enforced for other users, sticky and setgid directories work.
+// enforced for other users, sticky and setgid directories work, and writes,
+// truncations and chown clear set-user-ID and set-group-ID bits as the VFS
+// does (fs/src/setid.h).
 #include <sys/stat.h>
 
 #include "tests/support/mount_fixture.h"
@@ -63,6 +65,53 @@ TEST_F(Permissions, HeapDirectoryCreatedByAUserIsTheirs) {
   EXPECT_EQ(st.st_uid, 65534u);
   ASSERT_EQ(::stat(HeapFile("nh").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u) << "the backing file carries the owner";
+}
+
+// The object's permission bits after `chmod mode` and then `cmd`, in which
+// F stands for the object's path, run by `who`.
+enum class Who { kNobody, kRoot, kRootWithoutFsetid };
+
+class SetIdBits : public Permissions {
+ protected:
+  std::string After(const std::string& mode, std::string cmd, Who who) {
+    const std::string f = Mnt("h/f");
+    EXPECT_EQ(Sh("echo data > " + f + " && chown 0:0 " + f + " && chmod " + mode + " " + f).status, 0);
+    cmd.replace(cmd.find('F'), 1, f);
+    ShellResult r = who == Who::kNobody ? AsNobody(cmd)
+                    : who == Who::kRoot ? Sh(cmd)
+                                        : Sh("setpriv --inh-caps=-all --bounding-set=-fsetid sh -c '" + cmd + "'");
+    EXPECT_EQ(r.status, 0) << cmd << ": " << r.output;
+    return Sh("stat -c %a " + f).output;
+  }
+  void SetUp() override {
+    Permissions::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_EQ(Sh("mkdir -m 777 " + Mnt("h")).status, 0);
+  }
+};
+
+TEST_F(SetIdBits, AnotherUsersWriteTruncateOrFallocateClearsThem) {
+  EXPECT_EQ(After("6777", "echo more >> F", Who::kNobody), "777\n");
+  EXPECT_EQ(After("6777", ": > F", Who::kNobody), "777\n") << "open(O_TRUNC)";
+  EXPECT_EQ(After("6777", "truncate -s 1 F", Who::kNobody), "777\n");
+  EXPECT_EQ(After("6777", "fallocate -l 65536 F", Who::kNobody), "777\n");
+  EXPECT_EQ(After("4757", "echo more >> F", Who::kNobody), "757\n");
+  // Set-group-ID without group execute (a mandatory-locking mark) goes too
+  // for a writer outside the file's group.
+  EXPECT_EQ(After("2767", "echo more >> F", Who::kNobody), "767\n");
+  EXPECT_EQ(After("0777", "echo more >> F", Who::kNobody), "777\n");
+}
+
+TEST_F(SetIdBits, ACallerWithCapFsetidKeepsThemAndChownClearsThemForAnyone) {
+  EXPECT_EQ(After("6777", "echo more >> F", Who::kRoot), "6777\n");
+  EXPECT_EQ(After("6777", "truncate -s 1 F", Who::kRoot), "6777\n");
+  EXPECT_EQ(After("6777", "echo more >> F", Who::kRootWithoutFsetid), "777\n")
+      << "the capability decides, not the uid";
+  EXPECT_EQ(After("6777", "chown 65534 F", Who::kRoot), "777\n");
+  EXPECT_EQ(After("6777", "chown 0:0 F", Who::kRoot), "777\n") << "even a chown that changes nothing";
+  EXPECT_EQ(After("2745", "chown 65534 F", Who::kRoot), "2745\n")
+      << "a capable caller's chown keeps a mandatory-locking mark";
+  EXPECT_EQ(After("6777", "chmod 6777 F", Who::kRoot), "6777\n") << "chmod sets them again";
 }
 
 }  // namespace

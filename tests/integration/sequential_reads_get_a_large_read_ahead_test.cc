@@ -29,12 +29,6 @@ std::string WindowKib(const std::string& mnt) {
   return v;
 }
 
-std::size_t Count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 std::string Tail(const std::string& s) { return s.size() > 8000 ? s.substr(s.size() - 8000) : s; }
 
 class ReadAheadFixture : public MountFixture {
@@ -56,9 +50,9 @@ class ReadAheadFixture : public MountFixture {
     const std::string obj = "'" + Mnt("h/big") + "'";
     EXPECT_EQ(Sh("mkdir '" + Mnt("h") + "' && head -c 4194304 /dev/urandom > " + obj).status, 0);
     Remount();
-    const std::size_t before = Count(daemon_->log(), "opcode: READ ");
+    const std::size_t before = Occurrences(daemon_->log(), "opcode: READ ");
     EXPECT_EQ(Sh("dd if=" + obj + " of=/dev/null bs=1M").status, 0);
-    return Count(daemon_->log(), "opcode: READ ") - before;
+    return Occurrences(daemon_->log(), "opcode: READ ") - before;
   }
 };
 

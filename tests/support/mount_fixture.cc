@@ -98,6 +98,12 @@ std::string FuseUnavailableReason() {
   return "";
 }
 
+std::size_t Occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 bool UnderCi() { return std::getenv("CI") && std::string(std::getenv("CI")) == "true"; }
 
 bool Daemon::Start(std::string* log) {

@@ -81,6 +81,8 @@ class MountFixture : public ::testing::Test {
 std::string FuseUnavailableReason();
 // True when running under CI (CI=true): a missing FUSE is then a failure.
 bool UnderCi();
+// How many times `what` occurs in `text` (requests in a -o debug trace).
+std::size_t Occurrences(const std::string& text, const std::string& what);
 
 }  // namespace shmheap::testing
 
