@@ -182,11 +182,12 @@ Status Filesystem::DropSetIdBits(fuse_req_t req, const Node& n, SetIdCause cause
   auto info = heap.Stat(n.id);
   if (!info.ok()) return info.status();
   if (!HasSetIdBits(info->attr.mode)) return Status::Ok();
+  const fuse_ctx* ctx = fuse_req_ctx(req);
   const std::uint32_t drop =
-      SetIdBitsToDrop(info->attr.mode, info->attr.gid, cause, CredsOf(fuse_req_ctx(req)->pid));
+      SetIdBitsToDrop(info->attr.mode, info->attr.gid, cause, CredsOf(ctx->pid, ctx->uid, ctx->gid));
   if (drop == 0) return Status::Ok();
   Heap::AttrChange c;
-  c.mode = info->attr.mode & 07777u & ~drop;
+  c.clear_mode = drop;  // only these bits, atomically: a chmod meanwhile stays
   auto changed = heap.SetAttr(n.id, c);
   if (!changed.ok()) return changed.status();
   SPDLOG_LOGGER_DEBUG(Log(), "cleared set-ID bits {:o} of inode {}", drop, n.ino);

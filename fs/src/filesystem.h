@@ -33,8 +33,8 @@
 #include <shmheap/heap.hpp>
 
 #include "fs/src/heap_registry.h"
-#include "fs/src/options.h"
 #include "fs/src/kernel_io.h"
+#include "fs/src/options.h"
 #include "fs/src/read_ahead.h"
 #include "fs/src/setid.h"
 

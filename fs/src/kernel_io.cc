@@ -39,17 +39,15 @@ ssize_t HookSpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, std::si
 
 }  // namespace
 
-bool KernelIo::Install(struct fuse_session* se) {
+Status KernelIo::Install(struct fuse_session* se) {
   static const struct fuse_custom_io kHooks = {HookWritev, HookRead, HookSpliceReceive, HookSpliceSend};
   g_io.store(this, std::memory_order_release);
   const int rc = fuse_session_custom_io(se, &kHooks, fuse_session_fd(se));
   if (rc != 0) {
     g_io.store(nullptr, std::memory_order_release);
-    Log()->warn("libfuse refused custom I/O ({}): every write(2) costs an extra GETXATTR round trip",
-                std::strerror(-rc));
-    return false;
+    return Status::FromErrno("libfuse refused custom I/O (every write(2) will cost a GETXATTR too)", -rc);
   }
-  return true;
+  return Status::Ok();
 }
 
 void KernelIo::SawRequest(const void* buf, std::size_t len) {
@@ -90,7 +88,7 @@ bool KernelIo::PatchReply(struct iovec* iov, int count) {
   flags |= FUSE_HANDLE_KILLPRIV_V2;
   std::memcpy(body + offsetof(fuse_init_out, flags), &flags, sizeof(flags));
   killpriv_v2_.store(true, std::memory_order_release);
-  Log()->debug("INIT reply: FUSE_HANDLE_KILLPRIV_V2 (set-ID bits are cleared by the daemon)");
+  SPDLOG_LOGGER_DEBUG(Log(), "INIT reply: FUSE_HANDLE_KILLPRIV_V2 (set-ID bits are cleared by the daemon)");
   return added;
 }
 

@@ -24,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <shmheap/status.hpp>
+
 struct fuse_session;
 
 namespace shmheap::fs {
@@ -31,11 +33,11 @@ namespace shmheap::fs {
 class KernelIo {
  public:
   // Installs the hooks on `se`, which must already be mounted (its fd is
-  // reused). Returns false (and logs) if libfuse refused them; the session
-  // then runs as before, without KILLPRIV_V2. One KernelIo per process (the
+  // reused). If libfuse refuses them the session runs as before, without
+  // KILLPRIV_V2 (the caller logs the error and goes on). One KernelIo per process (the
   // hooks find it through a static pointer: libfuse hands them the
   // session's userdata, which is the Filesystem).
-  bool Install(struct fuse_session* se);
+  [[nodiscard]] Status Install(struct fuse_session* se);
 
   // True once the INIT reply went out with FUSE_HANDLE_KILLPRIV_V2: the
   // daemon must clear set-user/group-ID bits itself from then on.

@@ -107,8 +107,8 @@ int Run(int argc, char** argv) {
   }
   fs.read_ahead().FindDevice(canonical.get());
   // KILLPRIV_V2 through libfuse's I/O hooks (kernel_io.h); without them the
-  // session runs as before (logged).
-  (void)fs.kernel_io().Install(se.get());
+  // session runs as before.
+  if (Status s = fs.kernel_io().Install(se.get()); !s.ok()) Log()->warn("{}", s.ToString());
   int rc;
   {
     Mounted mounted(se.get());

@@ -169,10 +169,11 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
       Filesystem::KernelChange change(fs, ino);
       Heap& heap = *n->heap->heap;
       // Under KILLPRIV_V2 the kernel leaves set-ID clearing on truncate and
-      // chown to us (kernel_io.h). A chown(2) arrives as a change of owner,
-      // group, or (chown(f, -1, -1)) of ctime alone; an explicit chmod is
-      // never part of one.
-      const bool chown = (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || to_set == FUSE_SET_ATTR_CTIME;
+      // chown to us (kernel_io.h). A chown(2) arrives as a change of owner
+      // or group, or, for chown(f, -1, -1), as a SETATTR that changes
+      // nothing (its ctime is sent only with a write-back cache, which we
+      // do not use); an explicit chmod is never part of one.
+      const bool chown = (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || to_set == 0;
       if (fs->kernel_io().killpriv_v2() && !(to_set & FUSE_SET_ATTR_MODE) && (chown || (to_set & FUSE_SET_ATTR_SIZE))) {
         Status s = fs->DropSetIdBits(req, *n, chown ? SetIdCause::kChown : SetIdCause::kModify, false);
         if (!s.ok()) return ReplyError(req, s, "setattr");

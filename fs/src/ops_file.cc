@@ -28,6 +28,8 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
   Heap& heap = *n.heap->heap;
   Status s = heap.Ref(n.id);
   if (!s.ok()) return ReplyError(req, s, "open");
+  fuse_entry_param entry{};
+  if (created) entry = *created;
   if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
     Status t = heap.Truncate(n.id, 0);
     // With atomic_o_trunc the kernel skips its own truncating SETATTR, and
@@ -36,6 +38,11 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
     if (!t.ok()) {
       (void)heap.Unref(n.id);
       return ReplyError(req, t, "open");
+    }
+    // A CREATE that found the object: the entry was made before the
+    // truncation, and the kernel would cache its size and set-ID bits.
+    if (created) {
+      if (auto st = fs->StatNode(n); st.ok()) entry.attr = *st;
     }
   }
   auto file = std::make_shared<OpenFile>();
@@ -47,7 +54,7 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
   fi->keep_cache = info.ok() && fs->NoteVersion(n.ino, info->version);
   fi->direct_io = 0;
   fi->fh = fs->AddHandle(std::move(file));
-  int rc = created ? fuse_reply_create(req, created, fi) : fuse_reply_open(req, fi);
+  int rc = created ? fuse_reply_create(req, &entry, fi) : fuse_reply_open(req, fi);
   if (rc == -ENOENT) {  // the opener was interrupted: undo
     fs->RemoveHandle(fi->fh);
     (void)heap.Unref(n.id);
@@ -124,7 +131,9 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     const size_t size = fuse_buf_size(bufv);
     // Under KILLPRIV_V2 clearing set-ID bits is ours (kernel_io.h), before
     // the bytes land, as the kernel would.
-    if (fs->kernel_io().killpriv_v2()) {
+    // Not for the write-back of a shared mapping (writepage): stores through
+    // a mapping keep them on a local file system too.
+    if (fs->kernel_io().killpriv_v2() && !fi->writepage) {
       if (Status s = fs->DropSetIdBits(req, f->node, SetIdCause::kModify, true); !s.ok()) {
         return ReplyError(req, s, "write");
       }

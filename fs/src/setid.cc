@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "fs/src/log.h"
+
 namespace shmheap::fs {
 namespace {
 
@@ -52,25 +54,46 @@ bool CallerCreds::InGroup(std::uint32_t gid) const {
 
 CallerCreds ParseProcStatus(std::string_view status) {
   CallerCreds c;
-  std::vector<std::uint64_t> cap, gids, groups;
+  std::vector<std::uint64_t> cap, uids, gids, groups, kthread;
   if (!Numbers(Field(status, "CapEff"), 16, &cap) || cap.size() != 1 ||
+      !Numbers(Field(status, "Uid"), 10, &uids) || uids.size() != 4 ||
       !Numbers(Field(status, "Gid"), 10, &gids) || gids.size() != 4 ||
-      !Numbers(Field(status, "Groups"), 10, &groups)) {
+      !Numbers(Field(status, "Groups"), 10, &groups) || !Numbers(Field(status, "Kthread"), 10, &kthread)) {
     return c;
   }
   c.fsetid = (cap[0] >> kCapFsetid) & 1;
+  c.kernel_thread = !kthread.empty() && kthread[0] != 0;
+  c.fsuid = static_cast<std::uint32_t>(uids[3]);
   c.fsgid = static_cast<std::uint32_t>(gids[3]);
   for (std::uint64_t g : groups) c.groups.push_back(static_cast<std::uint32_t>(g));
   return c;
 }
 
-CallerCreds CredsOf(pid_t pid) {
-  if (pid <= 0) return {};
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  if (!in) return {};
+CallerCreds Vetted(CallerCreds c, bool same_userns, std::uint32_t uid, std::uint32_t gid) {
+  const bool ids_match = c.fsuid == uid && c.fsgid == gid;
+  if (!ids_match) c.groups.clear();
+  if (!ids_match || !same_userns || c.kernel_thread) c.fsetid = false;
+  c.fsuid = uid;
+  c.fsgid = gid;
+  return c;
+}
+
+CallerCreds CredsOf(pid_t pid, std::uint32_t uid, std::uint32_t gid) {
+  CallerCreds none;
+  if (pid <= 0) return Vetted(none, false, uid, gid);
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::ifstream in(dir + "/status");
   std::ostringstream text;
-  text << in.rdbuf();
-  return ParseProcStatus(text.str());
+  if (in) text << in.rdbuf();
+  struct stat theirs {}, ours {};
+  const bool same_userns = ::stat((dir + "/ns/user").c_str(), &theirs) == 0 &&
+                           ::stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
+                           theirs.st_dev == ours.st_dev;
+  if (!in) {
+    SPDLOG_LOGGER_DEBUG(Log(), "cannot read {}/status: the caller counts as lacking CAP_FSETID", dir);
+    return Vetted(none, false, uid, gid);
+  }
+  return Vetted(ParseProcStatus(text.str()), same_userns, uid, gid);
 }
 
 std::uint32_t SetIdBitsToDrop(std::uint32_t mode, std::uint32_t file_gid, SetIdCause cause,

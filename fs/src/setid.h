@@ -14,6 +14,14 @@
 // The rules below are the VFS's (should_remove_suid, setattr_should_drop_sgid
 // in fs/attr.c), with the caller's capability and groups read from
 // /proc/PID/status only when the object has such a bit at all.
+//
+// /proc shows a process's own credentials, relative to its own user
+// namespace; the kernel decides with the credentials the request runs under
+// (nfsd, overlayfs and io_uring override them) and capable() in the initial
+// namespace. So the capability counts only for a caller that is no kernel
+// thread, lives in the daemon's user namespace, and whose file-system uid
+// and gid are the request's: anyone else is treated as lacking it (the
+// bits are cleared: the safe side).
 #ifndef SHMHEAP_FS_SETID_H_
 #define SHMHEAP_FS_SETID_H_
 
@@ -27,21 +35,29 @@ namespace shmheap::fs {
 
 // What the VFS looks at in the calling process.
 struct CallerCreds {
-  bool fsetid = false;           // CAP_FSETID in the effective set
-  std::uint32_t fsgid = ~0u;     // file-system gid
+  bool fsetid = false;                // CAP_FSETID in the effective set
+  bool kernel_thread = false;         // "Kthread: 1" (nfsd, for one)
+  std::uint32_t fsuid = ~0u;          // file-system uid
+  std::uint32_t fsgid = ~0u;          // file-system gid
   std::vector<std::uint32_t> groups;  // supplementary groups
   bool InGroup(std::uint32_t gid) const;
 };
 
-// Parses /proc/PID/status (CapEff, Gid, Groups). A text that lacks CapEff
-// or Gid yields a caller without the capability and in no group, the safe
-// answer: the bits are cleared.
+// Parses /proc/PID/status (CapEff, Uid, Gid, Groups, Kthread). A text that
+// lacks CapEff, Uid or Gid yields a caller without the capability and in no
+// group, the safe answer: the bits are cleared.
 CallerCreds ParseProcStatus(std::string_view status);
-// The credentials of process `pid`, by ParseProcStatus (none if unreadable).
-CallerCreds CredsOf(pid_t pid);
+// What may be believed of `c` for a request made as `uid`:`gid`
+// (fuse_req_ctx): the capability only if `same_userns` and `c` is no
+// kernel thread and has exactly those file-system ids; the groups only with
+// matching ids. The request's gid always counts as the caller's group.
+CallerCreds Vetted(CallerCreds c, bool same_userns, std::uint32_t uid, std::uint32_t gid);
+// The vetted credentials of the caller `pid` of a request made as
+// `uid`:`gid`; none but the request's gid if /proc cannot tell.
+CallerCreds CredsOf(pid_t pid, std::uint32_t uid, std::uint32_t gid);
 
 enum class SetIdCause {
-  kModify,  // write, truncate (also by open O_TRUNC), size-changing fallocate
+  kModify,  // write, truncate (also by open O_TRUNC), fallocate
   kChown,   // chown(2), whatever it changes
 };
 

@@ -278,6 +278,7 @@ Result<ObjectInfo> HeapImpl::SetAttr(ObjectId id, const AttrChange& c) {
   ObjectRecord* r = Record(*index);
   // The file type bits (a reference's S_IFLNK) stay; only permissions change.
   if (c.mode) log_->Set(r->mode, (r->mode & 0170000u) | (*c.mode & 07777u));
+  if (c.clear_mode & r->mode & 07777u) log_->Set(r->mode, r->mode & ~(c.clear_mode & 07777u));
   if (c.uid) log_->Set(r->uid, *c.uid);
   if (c.gid) log_->Set(r->gid, *c.gid);
   if (c.atime_ns) log_->Set(r->atime_ns, *c.atime_ns);

@@ -283,6 +283,9 @@ class Heap {
   struct AttrChange {
     std::optional<std::uint32_t> mode, uid, gid;
     std::optional<std::int64_t> atime_ns, mtime_ns;
+    // Permission bits cleared from the mode (after `mode`), in the same
+    // atomic step: clearing set-ID bits cannot undo a concurrent chmod.
+    std::uint32_t clear_mode = 0;
   };
   // Changes attributes (ctime becomes now). Errors: kStale.
   virtual Result<ObjectInfo> SetAttr(ObjectId id, const AttrChange& change) = 0;

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace shmheap::fs {
 namespace {
 
@@ -35,14 +38,38 @@ TEST(ParseProcStatusTest, WithoutTheCapabilityOrWithGarbageIsTheSafeAnswer) {
     EXPECT_FALSE(c.fsetid) << bad;
     EXPECT_FALSE(c.InGroup(1)) << bad;
   }
-  CallerCreds empty_groups = ParseProcStatus("CapEff:\t0\nGid:\t5\t5\t5\t5\nGroups:\t\n");
+  CallerCreds empty_groups = ParseProcStatus("CapEff:\t0\nUid:\t5\t5\t5\t5\nGid:\t5\t5\t5\t5\nGroups:\t\n");
   EXPECT_TRUE(empty_groups.InGroup(5));
+  EXPECT_FALSE(empty_groups.kernel_thread) << "no Kthread line (older kernels)";
+  EXPECT_TRUE(ParseProcStatus(std::string(kStatus) + "Kthread:\t1\n").kernel_thread);
 }
 
-TEST(ParseProcStatusTest, ReadsThisProcess) {
-  CallerCreds c = CredsOf(::getpid());
-  EXPECT_TRUE(c.InGroup(static_cast<std::uint32_t>(::getegid())));
-  EXPECT_FALSE(CredsOf(0).InGroup(static_cast<std::uint32_t>(::getegid()))) << "no pid: no credentials";
+TEST(CredsOfTest, ReadsThisProcess) {
+  const auto uid = static_cast<std::uint32_t>(::geteuid()), gid = static_cast<std::uint32_t>(::getegid());
+  CallerCreds c = CredsOf(::getpid(), uid, gid);
+  EXPECT_TRUE(c.InGroup(gid));
+  std::ifstream in("/proc/self/status");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(c.fsetid, ParseProcStatus(text.str()).fsetid) << "our own namespace and ids: believed as it is";
+  CallerCreds none = CredsOf(0, 7, 8);
+  EXPECT_FALSE(none.fsetid) << "no pid: no capability";
+  EXPECT_TRUE(none.InGroup(8)) << "the request's gid is always the caller's";
+  EXPECT_FALSE(none.InGroup(gid == 8 ? 9 : gid));
+}
+
+// /proc's credentials are believed only when they are the request's.
+TEST(VettedTest, TheCapabilityCountsOnlyForTheRequestsOwnCredentials) {
+  const CallerCreds c = ParseProcStatus(kStatus);  // fsuid 1000, fsgid 101, CAP_FSETID
+  EXPECT_TRUE(Vetted(c, true, 1000, 101).fsetid);
+  EXPECT_TRUE(Vetted(c, true, 1000, 101).InGroup(27));
+  EXPECT_FALSE(Vetted(c, false, 1000, 101).fsetid) << "another user namespace (unshare -U)";
+  EXPECT_FALSE(Vetted(c, true, 0, 101).fsetid) << "overridden credentials (nfsd, overlayfs)";
+  EXPECT_FALSE(Vetted(c, true, 0, 101).InGroup(27)) << "and so are its groups";
+  EXPECT_TRUE(Vetted(c, true, 0, 5).InGroup(5));
+  CallerCreds k = c;
+  k.kernel_thread = true;
+  EXPECT_FALSE(Vetted(k, true, 1000, 101).fsetid) << "a kernel thread";
 }
 
 CallerCreds Caller(bool fsetid, std::uint32_t gid) {

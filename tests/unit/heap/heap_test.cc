@@ -57,6 +57,30 @@ TEST_F(HeapTest, AllocateNamedThenFindIt) {
   ExpectConsistent();
 }
 
+// clear_mode clears only the bits given, from the mode as it is then: the
+// daemon clears set-ID bits with it, and a chmod that came between its
+// Stat and its SetAttr must survive.
+TEST_F(HeapTest, SetAttrClearModeClearsOnlyThoseBitsOfTheCurrentMode) {
+  ASSERT_TRUE(heap_->Allocate("s", 8).ok());
+  auto info = heap_->Stat("s");
+  ASSERT_TRUE(info.ok());
+  const ObjectId id = info->id;
+  ASSERT_TRUE(heap_->SetAttr(id, Heap::AttrChange{06777, {}, {}, {}, {}}).ok());
+  ASSERT_TRUE(heap_->SetAttr(id, Heap::AttrChange{0700, {}, {}, {}, {}}).ok());  // the "concurrent" chmod
+  Heap::AttrChange clear;
+  clear.clear_mode = 06000;
+  auto after = heap_->SetAttr(id, clear);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->attr.mode & 07777, 0700u);
+  ASSERT_TRUE(heap_->SetAttr(id, Heap::AttrChange{06755, {}, {}, {}, {}}).ok());
+  clear.clear_mode = 04000;
+  after = heap_->SetAttr(id, clear);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->attr.mode & 07777, 02755u);
+  EXPECT_EQ(after->attr.mode & 0170000, info->attr.mode & 0170000) << "the type bits stay";
+  ExpectConsistent();
+}
+
 // The daemon's io consumes a pipe: it must run once per write, whatever it
 // answers. An EAGAIN from the copy (kBusy) once sent an in-place overwrite
 // down the growth path, which ran io again on a half-read pipe.
