@@ -186,8 +186,7 @@ Result<std::uint64_t> Arena::Allocate(std::uint64_t size, std::uint64_t owner) {
   WriteHeader(chunk, owner);
   auto* sb = space_->sb();
   log_->Set(sb->blocks_in_use, sb->blocks_in_use + blocks);
-  log_->Set(sb->alloc_count, sb->alloc_count + 1);
-  log_->Set(sb->bytes_in_use, sb->bytes_in_use + (blocks << kBlockShift) - kHeader);
+  CountChunk(1, static_cast<std::int64_t>((blocks << kBlockShift) - kHeader));
   return chunk + kHeader;
 }
 
@@ -229,8 +228,7 @@ Result<std::uint64_t> Arena::AllocateSmall(int cls, std::uint64_t owner) {
   log_->Set(info->free_count, static_cast<std::uint16_t>(info->free_count - 1));
   if (last) ClassRemove(cls, b);
   WriteHeader(chunk, owner);
-  log_->Set(sb->alloc_count, sb->alloc_count + 1);
-  log_->Set(sb->bytes_in_use, sb->bytes_in_use + csize - kHeader);
+  CountChunk(1, csize - kHeader);
   return chunk + kHeader;
 }
 
@@ -518,7 +516,16 @@ Status Arena::FlushFrees() {
     SHMHEAP_RETURN_IF_ERROR(p.chunk ? FreeNow(p.at) : FreeCommittedRun(static_cast<std::uint32_t>(p.at), p.blocks));
   }
   flushing_.clear();
+  ApplyCounts();
   return Status::Ok();
+}
+
+void Arena::ApplyCounts() {
+  auto* sb = space_->sb();
+  if (alloc_delta_ != 0) log_->Set(sb->alloc_count, sb->alloc_count + static_cast<std::uint64_t>(alloc_delta_));
+  if (bytes_delta_ != 0) log_->Set(sb->bytes_in_use, sb->bytes_in_use + static_cast<std::uint64_t>(bytes_delta_));
+  alloc_delta_ = 0;
+  bytes_delta_ = 0;
 }
 
 Status Arena::FreeNow(std::uint64_t data_off) {
@@ -528,16 +535,15 @@ Status Arena::FreeNow(std::uint64_t data_off) {
   const auto b = static_cast<std::uint32_t>(chunk >> kBlockShift);
   PageInfo* info = Info(b);
   auto* sb = space_->sb();
-  log_->Set(sb->alloc_count, sb->alloc_count - 1);
   if (info->kind == format::kPageSmall) {
-    log_->Set(sb->bytes_in_use, sb->bytes_in_use - (ClassSize(info->size_class) - kHeader));
+    CountChunk(-1, -static_cast<std::int64_t>(ClassSize(info->size_class) - kHeader));
     return FreeSmall(b, static_cast<std::uint32_t>(chunk & (kBlockSize - 1)));
   }
   const std::uint32_t n = info->count;
   if (n == 0 || std::uint64_t{b} + n > FileBlocks()) return Corrupt("large run at block " + std::to_string(b));
   log_->Set(h->magic, 0u);
   log_->Set(sb->blocks_in_use, sb->blocks_in_use - n);
-  log_->Set(sb->bytes_in_use, sb->bytes_in_use - ((std::uint64_t{n} << kBlockShift) - kHeader));
+  CountChunk(-1, -static_cast<std::int64_t>((std::uint64_t{n} << kBlockShift) - kHeader));
   return FreeCommittedRun(b, n);
 }
 

@@ -98,12 +98,22 @@ class Arena {
   // committed memory to the end of the operation means an operation is
   // never handed memory it freed itself.
   Status Free(std::uint64_t data_off);
-  // Performs the deferred frees (logged). Called just before commit.
+  // Performs the deferred frees (logged), then ApplyCounts. Called just
+  // before commit.
   Status FlushFrees();
-  // Forgets the deferred frees and holes (the operation is being rolled back).
+  // Stores the operation's changes to the superblock's chunk counts
+  // (alloc_count, bytes_in_use), kept process-local until then: an
+  // operation allocating or freeing several chunks logs each count once.
+  // Every commit of an operation that may have allocated or freed goes
+  // through FlushFrees or this.
+  void ApplyCounts();
+  // Forgets the deferred frees, holes and counts (the operation is being
+  // rolled back).
   void DropFrees() {
     pending_.clear();
     holes_.clear();
+    alloc_delta_ = 0;
+    bytes_delta_ = 0;
   }
   // Gives the disk blocks of the large runs this operation freed back to the
   // file system (version-2 heaps). REQUIRES: the operation has committed and
@@ -211,6 +221,13 @@ class Arena {
   };
   std::vector<Hole> holes_;  // runs freed by this operation, punched after commit
   bool punch_unsupported_ = false;
+  // Changes to alloc_count and bytes_in_use not yet stored (ApplyCounts).
+  void CountChunk(std::int64_t chunks, std::int64_t bytes) {
+    alloc_delta_ += chunks;
+    bytes_delta_ += bytes;
+  }
+  std::int64_t alloc_delta_ = 0;
+  std::int64_t bytes_delta_ = 0;
 
   const Space* space_;
   UndoLog* log_;

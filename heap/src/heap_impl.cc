@@ -73,6 +73,7 @@ void HeapImpl::Op::IndexWrite() {
 }
 
 void HeapImpl::Op::Finish() {
+  heap_->arena_->ApplyCounts();  // nothing to apply, unless a read allocated
   heap_->log_->Commit();
   committed_ = true;
 }

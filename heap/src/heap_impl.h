@@ -165,7 +165,10 @@ class HeapImpl final : public Heap {
   // Installs a new data chunk as the current version; retires or frees the old one.
   Status SwapData(std::uint64_t index, std::uint64_t new_data, std::uint64_t new_size);
   Result<std::uint64_t> StoreString(std::string_view s, std::uint64_t owner);
-  void FreeObjectMemory(std::uint64_t index);
+  // Frees live or orphaned record `index` and its memory if nothing
+  // references, locks or pins it; true if it did. The caller has taken it
+  // out of the index.
+  bool FreeIfUnheld(std::uint64_t index);
   Status AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel);
   // The record index of a live or orphaned object with this id, or kStale.
   Result<std::uint64_t> Resolve(ObjectId id) const;

@@ -226,30 +226,30 @@ Status HeapImpl::MaybeFreeRetired(std::uint64_t data_off) {
   return arena_->Free(data_off);
 }
 
-void HeapImpl::FreeObjectMemory(std::uint64_t index) {
+bool HeapImpl::FreeIfUnheld(std::uint64_t index) {
   ObjectRecord* r = Record(index);
-  if (r->data_off) (void)arena_->Free(r->data_off);
-  if (r->name_off) (void)arena_->Free(r->name_off);
-  if (r->type_off) (void)arena_->Free(r->type_off);
-  if (r->link) (void)arena_->Free(r->link);
-  log_->Set(r->data_off, std::uint64_t{0});
-  log_->Set(r->name_off, std::uint64_t{0});
-  log_->Set(r->type_off, std::uint64_t{0});
-  log_->Set(r->link, std::uint64_t{0});
-}
-
-Status HeapImpl::MaybeFreeOrphan(std::uint64_t index) {
-  ObjectRecord* r = Record(index);
-  if (!r || r->state != format::kRecordOrphan || r->refs != 0) return Status::Ok();
+  if (r->refs != 0) return false;
   // Decide inside the section: holds on this record change only there.
   std::uint32_t st = locks_->Enter(*r, index);
   const bool held = (st & (format::kLockReadersMask | format::kLockWriter)) || AnyHolds(index, 0);
   if (!held) log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
   locks_->Exit(*r, st, false);
-  if (held) return Status::Ok();
-  FreeObjectMemory(index);
+  if (held) return false;
+  // The record's offsets are left as they are: nothing reads a free
+  // record's fields (see RecordTable::Allocate), and its chunks are freed
+  // at commit.
+  if (r->data_off) (void)arena_->Free(r->data_off);
+  if (r->name_off) (void)arena_->Free(r->name_off);
+  if (r->type_off) (void)arena_->Free(r->type_off);
+  if (r->link) (void)arena_->Free(r->link);
   records_->Free(index);
-  SPDLOG_LOGGER_DEBUG(Log(), "freed orphan record {}", index);
+  return true;
+}
+
+Status HeapImpl::MaybeFreeOrphan(std::uint64_t index) {
+  ObjectRecord* r = Record(index);
+  if (!r || r->state != format::kRecordOrphan) return Status::Ok();
+  if (FreeIfUnheld(index)) SPDLOG_LOGGER_DEBUG(Log(), "freed orphan record {}", index);
   return Status::Ok();
 }
 
@@ -257,12 +257,15 @@ Status HeapImpl::Unlink(std::uint64_t index) {
   ObjectRecord* r = Record(index);
   // The index probes from the low 32 bits of the hash, which the record keeps.
   SHMHEAP_RETURN_IF_ERROR(index_->Erase(r->name_hash, index));
+  // Usually nothing holds it: free it straight from live, without the
+  // orphan state's stores (each one logged, then undone by the free).
+  if (FreeIfUnheld(index)) return Status::Ok();
   if (r->name_off) (void)arena_->Free(r->name_off);
   log_->Set(r->name_off, std::uint64_t{0});
   log_->Set(r->name_len, 0u);
   log_->Set(r->ctime_ns, NowNs());
   log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordOrphan));
-  return MaybeFreeOrphan(index);
+  return Status::Ok();
 }
 
 Status HeapImpl::Remove(std::string_view name) {

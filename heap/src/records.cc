@@ -67,7 +67,7 @@ void RecordTable::Free(std::uint64_t index) {
   auto* sb = space_->sb();
   ObjectRecord* r = Get(index);
   if (!r) return;
-  log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
+  if (r->state != format::kRecordFree) log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
   log_->Set(r->link, sb->record_free);
   log_->Set(sb->record_free, index + 1);
   log_->Set(sb->records_live, sb->records_live - 1);

@@ -32,7 +32,8 @@ class RecordTable {
   // to then the caller may write its other fields directly, unlogged.
   // Errors: kNoSpace, kCorruption.
   Result<std::uint64_t> Allocate();
-  // Puts a record back on the free list. REQUIRES: no name, data or holds.
+  // Puts a record back on the free list. REQUIRES: its chunks freed (the
+  // offsets may stay: nothing reads a free record's fields), no holds.
   void Free(std::uint64_t index);
 
   // Records ever handed out (valid indexes are below this).

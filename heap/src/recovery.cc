@@ -149,6 +149,7 @@ Status FormatHeap(BackingFile& file, std::uint64_t initial_size, std::uint64_t m
   RecordTable records(&space, &log, &arena);
   ObjectIndex index(&space, &log, &arena, &records);
   SHMHEAP_RETURN_IF_ERROR(index.Format());
+  arena.ApplyCounts();
   log.Commit();
   return map->Sync(0, initial_size);
 }
