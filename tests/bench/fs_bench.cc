@@ -3,6 +3,8 @@
 // run (tests/bench/run_fs_bench.sh drives it and prints the ratios).
 //
 //   fs_bench seqwrite DIR MIB        MiB/s writing DIR/big in 1 MiB writes
+//   fs_bench smallwrite DIR N        4 KiB writes per second, N of them in a
+//                                    row to DIR/small (then removed)
 //   fs_bench seqread DIR             MiB/s reading DIR/big in 1 MiB reads
 //   fs_bench randread DIR N          4 KiB random preads of DIR/big per second
 //   fs_bench mmapread DIR N          ns per random 8-byte load from a mapping
@@ -45,17 +47,24 @@ double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Cloc
 
 std::string Name(const std::string& dir, long i) { return dir + "/f" + std::to_string(i); }
 
-double SeqWrite(const std::string& dir, long mib) {
-  std::vector<char> buf(1 << 20, 'w');
+// Writes `count` blocks of `block` bytes to DIR/`name`; returns blocks/s.
+double SeqWrite(const std::string& dir, const char* name, long count, std::size_t block) {
+  std::vector<char> buf(block, 'w');
   auto t0 = Clock::now();
-  int fd = ::open((dir + "/big").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) Die("open big");
-  for (long i = 0; i < mib; ++i) {
+  int fd = ::open((dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) Die(std::string("open ") + name);
+  for (long i = 0; i < count; ++i) {
     buf[0] = static_cast<char>(i);
     if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) Die("write");
   }
   if (::close(fd) != 0) Die("close");
-  return static_cast<double>(mib) / Seconds(t0);
+  return static_cast<double>(count) / Seconds(t0);
+}
+
+double SmallWrites(const std::string& dir, long n) {
+  const double rate = SeqWrite(dir, "small", n, 4096);
+  if (::unlink((dir + "/small").c_str()) != 0) Die("unlink small");
+  return rate;
 }
 
 double SeqRead(const std::string& dir) {
@@ -207,13 +216,14 @@ double Contend(const std::string& dir, long n, int procs) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: fs_bench seqwrite|seqread|randread|mmapread|create|stat|unlink|lock|getattr|contend DIR [N [P]]\n");
+    std::fprintf(stderr, "usage: fs_bench seqwrite|smallwrite|seqread|randread|mmapread|create|stat|unlink|lock|getattr|contend DIR [N [P]]\n");
     return 2;
   }
   std::string op = argv[1], dir = argv[2];
   long n = argc > 3 ? std::atol(argv[3]) : 0;
   double v;
-  if (op == "seqwrite") v = SeqWrite(dir, n);
+  if (op == "seqwrite") v = SeqWrite(dir, "big", n, 1 << 20);
+  else if (op == "smallwrite") v = SmallWrites(dir, n);
   else if (op == "seqread") v = SeqRead(dir);
   else if (op == "randread") v = RandRead(dir, n);
   else if (op == "mmapread") v = MmapRead(dir, n);

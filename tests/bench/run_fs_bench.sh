@@ -76,13 +76,14 @@ declare -A dirs
 declare -A all
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-keys="write cold warm rand mmap create stat unlink lock getattr contend"
+keys="write small cold warm rand mmap create stat unlink lock getattr contend"
 xattr_create=""
 for k in $(seq "$rounds"); do
   mkdir "$work/tmpfs/plain/r$k" "$work/pt/r$k" "$work/ptx/r$k" "$work/shm/bench$k"
   dirs=([tmpfs]=$work/tmpfs/plain/r$k [passthrough_ll]=$work/pt/r$k [shmheapfs]=$work/shm/bench$k)
   for t in tmpfs passthrough_ll shmheapfs; do
     d=${dirs[$t]}
+    all[$t,small]+=" $("$bench" smallwrite "$d" 20000)"
     all[$t,write]+=" $("$bench" seqwrite "$d" "$mib")"
     drop
     all[$t,cold]+=" $("$bench" seqread "$d")"
@@ -123,6 +124,7 @@ row() {  # key label unit inverse(1 = smaller is better) target
     "$(ratio "${r[shmheapfs,$k]}" "${r[passthrough_ll,$k]}" "$inv")" "$target"
 }
 row write "sequential write" "MiB/s" 0 "≥0.4× tmpfs, ≥1× passthrough_ll"
+row small "sequential 4 KiB writes" "writes/s" 0 "-"
 row cold "sequential read, cold" "MiB/s" 0 "≥0.5× tmpfs, ≥1× passthrough_ll"
 row warm "sequential read, warm" "MiB/s" 0 "≥0.9× tmpfs"
 row rand "4 KiB random read" "ops/s" 0 "-"
