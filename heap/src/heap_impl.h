@@ -166,9 +166,12 @@ class HeapImpl final : public Heap {
   Status SwapData(std::uint64_t index, std::uint64_t new_data, std::uint64_t new_size);
   Result<std::uint64_t> StoreString(std::string_view s, std::uint64_t owner);
   // Frees live or orphaned record `index` and its memory if nothing
-  // references, locks or pins it; true if it did. The caller has taken it
-  // out of the index.
-  bool FreeIfUnheld(std::uint64_t index);
+  // references, locks or pins it (true), else makes it an orphan (false).
+  // The caller has taken it out of the index.
+  bool FreeOrOrphan(std::uint64_t index);
+  // True if record `r` still holds the object of `generation` (live or
+  // orphan): readers without the heap mutex check again after reading.
+  static bool StillHolds(const format::ObjectRecord& r, std::uint64_t generation);
   Status AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel);
   // The record index of a live or orphaned object with this id, or kStale.
   Result<std::uint64_t> Resolve(ObjectId id) const;

@@ -226,17 +226,21 @@ Status HeapImpl::MaybeFreeRetired(std::uint64_t data_off) {
   return arena_->Free(data_off);
 }
 
-bool HeapImpl::FreeIfUnheld(std::uint64_t index) {
+bool HeapImpl::FreeOrOrphan(std::uint64_t index) {
   ObjectRecord* r = Record(index);
-  if (r->refs != 0) return false;
-  // Decide inside the section: holds on this record change only there.
+  // Decide inside the section: holds on this record change only there, and
+  // a release decides there whether it must free an orphan, so the orphan
+  // state is stored there too (stored after the section, a release in
+  // between would see a live object, and the orphan would never be freed).
   std::uint32_t st = locks_->Enter(*r, index);
-  const bool held = (st & (format::kLockReadersMask | format::kLockWriter)) || AnyHolds(index, 0);
-  if (!held) log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
+  const bool held = r->refs != 0 || (st & (format::kLockReadersMask | format::kLockWriter)) || AnyHolds(index, 0);
+  const auto state = static_cast<std::uint32_t>(held ? format::kRecordOrphan : format::kRecordFree);
+  if (r->state != state) log_->Set(r->state, state);
   locks_->Exit(*r, st, false);
   if (held) return false;
   // The record's offsets are left as they are: nothing reads a free
-  // record's fields (see RecordTable::Allocate), and its chunks are freed
+  // record's fields (see RecordTable::Allocate; readers without the heap
+  // mutex check the state again after reading), and its chunks are freed
   // at commit.
   if (r->data_off) (void)arena_->Free(r->data_off);
   if (r->name_off) (void)arena_->Free(r->name_off);
@@ -249,7 +253,7 @@ bool HeapImpl::FreeIfUnheld(std::uint64_t index) {
 Status HeapImpl::MaybeFreeOrphan(std::uint64_t index) {
   ObjectRecord* r = Record(index);
   if (!r || r->state != format::kRecordOrphan) return Status::Ok();
-  if (FreeIfUnheld(index)) SPDLOG_LOGGER_DEBUG(Log(), "freed orphan record {}", index);
+  if (FreeOrOrphan(index)) SPDLOG_LOGGER_DEBUG(Log(), "freed orphan record {}", index);
   return Status::Ok();
 }
 
@@ -257,14 +261,14 @@ Status HeapImpl::Unlink(std::uint64_t index) {
   ObjectRecord* r = Record(index);
   // The index probes from the low 32 bits of the hash, which the record keeps.
   SHMHEAP_RETURN_IF_ERROR(index_->Erase(r->name_hash, index));
-  // Usually nothing holds it: free it straight from live, without the
-  // orphan state's stores (each one logged, then undone by the free).
-  if (FreeIfUnheld(index)) return Status::Ok();
+  // Usually nothing holds it: freed straight from live, without the orphan
+  // state's stores (each one logged, then undone by the free).
+  if (FreeOrOrphan(index)) return Status::Ok();
+  // An orphan now: nameless until its last release frees it.
   if (r->name_off) (void)arena_->Free(r->name_off);
   log_->Set(r->name_off, std::uint64_t{0});
   log_->Set(r->name_len, 0u);
   log_->Set(r->ctime_ns, NowNs());
-  log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordOrphan));
   return Status::Ok();
 }
 

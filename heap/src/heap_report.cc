@@ -45,19 +45,37 @@ ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
   return info;
 }
 
+bool HeapImpl::StillHolds(const ObjectRecord& r, std::uint64_t generation) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint32_t state = AtomicField(const_cast<ObjectRecord&>(r).state).load(std::memory_order_acquire);
+  return (state == format::kRecordLive || state == format::kRecordOrphan) &&
+         AtomicField(const_cast<ObjectRecord&>(r).generation).load(std::memory_order_relaxed) == generation;
+}
+
+// Stat reads without the heap mutex: another process may free (or free and
+// reuse) the record meanwhile, so the state and generation are checked
+// again once its fields are read.
 Result<ObjectInfo> HeapImpl::Stat(std::string_view name) {
   auto index = FindAny(name);
   if (!index.ok()) return index.status();
-  return InfoOf(*index, *Record(*index));
+  const ObjectRecord* r = Record(*index);
+  ObjectInfo info = InfoOf(*index, *r);
+  if (!StillHolds(*r, info.id.generation) || r->state != format::kRecordLive || info.name != name) {
+    return Status::NotFound(std::string(name));
+  }
+  return info;
 }
 
 Result<ObjectInfo> HeapImpl::Stat(ObjectId id) {
   const ObjectRecord* r = id.inode ? Record(id.inode - 1) : nullptr;
-  if (!r || r->generation != id.generation ||
-      (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+  if (!r || !StillHolds(*r, id.generation)) {
     return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
   }
-  return InfoOf(id.inode - 1, *r);
+  ObjectInfo info = InfoOf(id.inode - 1, *r);
+  if (!StillHolds(*r, id.generation)) {
+    return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
+  }
+  return info;
 }
 
 std::vector<ObjectInfo> HeapImpl::List() {
@@ -72,7 +90,11 @@ std::vector<ObjectInfo> HeapImpl::List() {
   std::vector<ObjectInfo> out;
   out.reserve(indexes.size());
   for (std::uint64_t i : indexes) {
-    if (const ObjectRecord* r = Record(i)) out.push_back(InfoOf(i, *r));
+    const ObjectRecord* r = Record(i);
+    if (!r) continue;
+    ObjectInfo info = InfoOf(i, *r);
+    // Removed since the index was read (outside the heap mutex).
+    if (StillHolds(*r, info.id.generation) && r->state == format::kRecordLive) out.push_back(std::move(info));
   }
   return out;
 }
