@@ -31,8 +31,7 @@ OwnerToken PinToken() {
 
 Result<std::uint64_t> HeapImpl::Resolve(ObjectId id) const {
   const ObjectRecord* r = id.inode ? records_->Get(id.inode - 1) : nullptr;
-  if (!r || r->generation != id.generation ||
-      (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+  if (!r || LoadGeneration(*r) != id.generation || !IsLiveOrOrphan(LoadState(*r))) {
     return Status::Stale("object " + std::to_string(id.inode) + " no longer exists");
   }
   return id.inode - 1;
@@ -40,7 +39,7 @@ Result<std::uint64_t> HeapImpl::Resolve(ObjectId id) const {
 
 Result<ObjectId> HeapImpl::IdOf(std::uint64_t inode) {
   const ObjectRecord* r = inode ? records_->Get(inode - 1) : nullptr;
-  if (!r || (r->state != format::kRecordLive && r->state != format::kRecordOrphan)) {
+  if (!r || !IsLiveOrOrphan(LoadState(*r))) {
     return Status::Stale("no object with inode " + std::to_string(inode));
   }
   return ObjectId{inode, r->generation};

@@ -90,7 +90,7 @@ Result<std::span<std::byte>> HeapImpl::AllocateNamed(std::string_view name, std:
   r->atime_ns = now;
   r->mtime_ns = now;
   r->ctime_ns = now;
-  log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordLive));
+  log_->SetAtomic(r->state, static_cast<std::uint32_t>(format::kRecordLive));
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));
   SHMHEAP_RETURN_IF_ERROR(op.Commit());
@@ -235,7 +235,7 @@ bool HeapImpl::FreeOrOrphan(std::uint64_t index) {
   std::uint32_t st = locks_->Enter(*r, index);
   const bool held = r->refs != 0 || (st & (format::kLockReadersMask | format::kLockWriter)) || AnyHolds(index, 0);
   const auto state = static_cast<std::uint32_t>(held ? format::kRecordOrphan : format::kRecordFree);
-  if (r->state != state) log_->Set(r->state, state);
+  if (r->state != state) log_->SetAtomic(r->state, state);
   locks_->Exit(*r, st, false);
   if (held) return false;
   // The record's offsets are left as they are: nothing reads a free

@@ -47,9 +47,7 @@ ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
 
 bool HeapImpl::StillHolds(const ObjectRecord& r, std::uint64_t generation) {
   std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint32_t state = AtomicField(const_cast<ObjectRecord&>(r).state).load(std::memory_order_acquire);
-  return (state == format::kRecordLive || state == format::kRecordOrphan) &&
-         AtomicField(const_cast<ObjectRecord&>(r).generation).load(std::memory_order_relaxed) == generation;
+  return IsLiveOrOrphan(LoadState(r)) && LoadGeneration(r) == generation;
 }
 
 // Stat reads without the heap mutex: another process may free (or free and
@@ -60,7 +58,7 @@ Result<ObjectInfo> HeapImpl::Stat(std::string_view name) {
   if (!index.ok()) return index.status();
   const ObjectRecord* r = Record(*index);
   ObjectInfo info = InfoOf(*index, *r);
-  if (!StillHolds(*r, info.id.generation) || r->state != format::kRecordLive || info.name != name) {
+  if (!StillHolds(*r, info.id.generation) || LoadState(*r) != format::kRecordLive || info.name != name) {
     return Status::NotFound(std::string(name));
   }
   return info;
@@ -94,7 +92,7 @@ std::vector<ObjectInfo> HeapImpl::List() {
     if (!r) continue;
     ObjectInfo info = InfoOf(i, *r);
     // Removed since the index was read (outside the heap mutex).
-    if (StillHolds(*r, info.id.generation) && r->state == format::kRecordLive) out.push_back(std::move(info));
+    if (StillHolds(*r, info.id.generation) && LoadState(*r) == format::kRecordLive) out.push_back(std::move(info));
   }
   return out;
 }

@@ -33,9 +33,7 @@ namespace {
 constexpr std::uint32_t kHeldMask = 0xFF;
 inline std::uint32_t Held(const HoldEntry& e) { return Load(e.mode) & kHeldMask; }
 inline std::uint32_t Wanted(const HoldEntry& e) { return (Load(e.mode) >> 8) & kHeldMask; }
-inline bool LiveRecord(const ObjectRecord& r) {
-  return r.state == format::kRecordLive || r.state == format::kRecordOrphan;
-}
+inline bool LiveRecord(const ObjectRecord& r) { return IsLiveOrOrphan(LoadState(r)); }
 
 }  // namespace
 
@@ -126,7 +124,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
   for (;;) {
     if (holds_->NeedsReserve(2)) SHMHEAP_RETURN_IF_ERROR(hooks_.reserve_holds());
     std::uint32_t st = Enter(*r, index);
-    if (!LiveRecord(*r) || r->generation != generation) {
+    if (!LiveRecord(*r) || LoadGeneration(*r) != generation) {
       Exit(*r, st, false);
       return Status::Stale("object record " + std::to_string(index) + " was deleted");
     }
@@ -275,7 +273,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Pin(std::uint64_t index, std::uint64_t g
   for (;;) {
     if (holds_->NeedsReserve(2)) SHMHEAP_RETURN_IF_ERROR(hooks_.reserve_holds());
     std::uint32_t st = Enter(*r, index);
-    if (!LiveRecord(*r) || r->generation != generation) {
+    if (!LiveRecord(*r) || LoadGeneration(*r) != generation) {
       Exit(*r, st, false);
       return Status::Stale("object record " + std::to_string(index) + " was deleted");
     }

@@ -42,7 +42,7 @@ Result<std::uint64_t> RecordTable::Allocate() {
   // Versions continue across reuse (so a stale version never matches a new
   // object) and start at 1 (0 means "no object" in the C API).
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
-  log_->Set(r->generation, sb->next_generation);
+  log_->SetAtomic(r->generation, sb->next_generation);
   log_->Set(sb->next_generation, sb->next_generation + 1);
   // The record is free until the caller's logged store of `state`, and
   // nothing reads a free record's fields (Check skips them; lookups go through
@@ -67,7 +67,7 @@ void RecordTable::Free(std::uint64_t index) {
   auto* sb = space_->sb();
   ObjectRecord* r = Get(index);
   if (!r) return;
-  if (r->state != format::kRecordFree) log_->Set(r->state, static_cast<std::uint32_t>(format::kRecordFree));
+  if (r->state != format::kRecordFree) log_->SetAtomic(r->state, static_cast<std::uint32_t>(format::kRecordFree));
   log_->Set(r->link, sb->record_free);
   log_->Set(sb->record_free, index + 1);
   log_->Set(sb->records_live, sb->records_live - 1);

@@ -18,6 +18,19 @@
 
 namespace shmheap {
 
+// The fields that readers without the heap mutex check before trusting a
+// record (Resolve, IdOf, Stat): loaded atomically here, stored with
+// UndoLog::SetAtomic.
+inline std::uint32_t LoadState(const format::ObjectRecord& r) {
+  return AtomicField(const_cast<format::ObjectRecord&>(r).state).load(std::memory_order_acquire);
+}
+inline std::uint64_t LoadGeneration(const format::ObjectRecord& r) {
+  return AtomicField(const_cast<format::ObjectRecord&>(r).generation).load(std::memory_order_acquire);
+}
+inline bool IsLiveOrOrphan(std::uint32_t state) {
+  return state == format::kRecordLive || state == format::kRecordOrphan;
+}
+
 class RecordTable {
  public:
   RecordTable(const Space* space, UndoLog* log, Arena* arena) : space_(space), log_(log), arena_(arena) {}

@@ -56,14 +56,17 @@ class UndoLog {
   }
 
   // Like Set, for a field that other threads read without the heap mutex
-  // (hold entries): the store is a relaxed atomic.
+  // (hold entries, a record's state and generation): the store is an
+  // atomic release, so a reader that loads it with acquire also sees the
+  // stores before it (a record's fields before its state; ThreadSanitizer
+  // does not model the fence alone).
   template <typename T>
   void SetAtomic(T& field, T value) {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8);
     LogWord(&field, sizeof(T));
     std::atomic_signal_fence(std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_release);
-    std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+    std::atomic_ref<T>(field).store(value, std::memory_order_release);
   }
 
   // Logs `len` bytes at `p` (8-aligned, multiple of 8) before the caller
