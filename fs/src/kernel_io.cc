@@ -28,19 +28,15 @@ ssize_t HookWritev(int fd, struct iovec* iov, int count, void*) {
   return ::writev(fd, iov, count);
 }
 
-ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned flags,
-                          void*) {
-  return ::splice(fdin, offin, fdout, offout, len, flags);
-}
-
-ssize_t HookSpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned flags, void*) {
+// Both directions: libfuse splices only through hooks it is given.
+ssize_t HookSplice(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned flags, void*) {
   return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
 }  // namespace
 
 Status KernelIo::Install(struct fuse_session* se) {
-  static const struct fuse_custom_io kHooks = {HookWritev, HookRead, HookSpliceReceive, HookSpliceSend};
+  static const struct fuse_custom_io kHooks = {HookWritev, HookRead, HookSplice, HookSplice};
   g_io.store(this, std::memory_order_release);
   const int rc = fuse_session_custom_io(se, &kHooks, fuse_session_fd(se));
   if (rc != 0) {

@@ -7,7 +7,7 @@
 // clear file capabilities: two round trips per small write instead of one.
 // With it, the kernel marks the mount SB_NOSEC and asks once per inode; the
 // daemon then clears the set-user-ID and set-group-ID bits itself on write,
-// truncate and chown (fs/src/setid.h). libfuse 3.14 knows neither the INIT
+// truncate, fallocate and chown (fs/src/setid.h). libfuse 3.14 knows neither the INIT
 // flag nor the per-request FUSE_WRITE_KILL_SUIDGID / FATTR_KILL_SUIDGID
 // bits, so KernelIo adds the flag to the INIT reply on its way out, only if
 // the kernel offered it; the daemon decides the kills from the caller's
@@ -34,9 +34,9 @@ class KernelIo {
  public:
   // Installs the hooks on `se`, which must already be mounted (its fd is
   // reused). If libfuse refuses them the session runs as before, without
-  // KILLPRIV_V2 (the caller logs the error and goes on). One KernelIo per process (the
-  // hooks find it through a static pointer: libfuse hands them the
-  // session's userdata, which is the Filesystem).
+  // KILLPRIV_V2 (the caller logs the error and goes on). One KernelIo per
+  // process: the hooks find it through a static pointer (libfuse hands
+  // them the session's userdata, which is the Filesystem).
   [[nodiscard]] Status Install(struct fuse_session* se);
 
   // True once the INIT reply went out with FUSE_HANDLE_KILLPRIV_V2: the

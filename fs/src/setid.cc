@@ -83,16 +83,16 @@ CallerCreds CredsOf(pid_t pid, std::uint32_t uid, std::uint32_t gid) {
   if (pid <= 0) return Vetted(none, false, uid, gid);
   const std::string dir = "/proc/" + std::to_string(pid);
   std::ifstream in(dir + "/status");
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  struct stat theirs {}, ours {};
-  const bool same_userns = ::stat((dir + "/ns/user").c_str(), &theirs) == 0 &&
-                           ::stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
-                           theirs.st_dev == ours.st_dev;
   if (!in) {
     SPDLOG_LOGGER_DEBUG(Log(), "cannot read {}/status: the caller counts as lacking CAP_FSETID", dir);
     return Vetted(none, false, uid, gid);
   }
+  std::ostringstream text;
+  text << in.rdbuf();
+  struct stat theirs {}, ours {};
+  const bool same_userns = ::stat((dir + "/ns/user").c_str(), &theirs) == 0 &&
+                           ::stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
+                           theirs.st_dev == ours.st_dev;
   return Vetted(ParseProcStatus(text.str()), same_userns, uid, gid);
 }
 

@@ -169,9 +169,10 @@ class HeapImpl final : public Heap {
   // references, locks or pins it (true), else makes it an orphan (false).
   // The caller has taken it out of the index.
   bool FreeOrOrphan(std::uint64_t index);
-  // True if record `r` still holds the object of `generation` (live or
-  // orphan): readers without the heap mutex check again after reading.
-  static bool StillHolds(const format::ObjectRecord& r, std::uint64_t generation);
+  // True if record `r` still holds the object of `generation`, live or
+  // orphan (only live if `named`): readers without the heap mutex check
+  // again after reading.
+  static bool StillHolds(const format::ObjectRecord& r, std::uint64_t generation, bool named = false);
   Status AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel);
   // The record index of a live or orphaned object with this id, or kStale.
   Result<std::uint64_t> Resolve(ObjectId id) const;

@@ -45,9 +45,10 @@ ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
   return info;
 }
 
-bool HeapImpl::StillHolds(const ObjectRecord& r, std::uint64_t generation) {
+bool HeapImpl::StillHolds(const ObjectRecord& r, std::uint64_t generation, bool named) {
   std::atomic_thread_fence(std::memory_order_acquire);
-  return IsLiveOrOrphan(LoadState(r)) && LoadGeneration(r) == generation;
+  const std::uint32_t state = LoadState(r);
+  return (named ? state == format::kRecordLive : IsLiveOrOrphan(state)) && LoadGeneration(r) == generation;
 }
 
 // Stat reads without the heap mutex: another process may free (or free and
@@ -58,7 +59,7 @@ Result<ObjectInfo> HeapImpl::Stat(std::string_view name) {
   if (!index.ok()) return index.status();
   const ObjectRecord* r = Record(*index);
   ObjectInfo info = InfoOf(*index, *r);
-  if (!StillHolds(*r, info.id.generation) || LoadState(*r) != format::kRecordLive || info.name != name) {
+  if (!StillHolds(*r, info.id.generation, true) || info.name != name) {
     return Status::NotFound(std::string(name));
   }
   return info;
@@ -66,14 +67,13 @@ Result<ObjectInfo> HeapImpl::Stat(std::string_view name) {
 
 Result<ObjectInfo> HeapImpl::Stat(ObjectId id) {
   const ObjectRecord* r = id.inode ? Record(id.inode - 1) : nullptr;
-  if (!r || !StillHolds(*r, id.generation)) {
-    return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
+  // Read, then check: the check after the read is the one that counts
+  // (InfoOf is bounds-checked whatever the record holds).
+  if (r) {
+    ObjectInfo info = InfoOf(id.inode - 1, *r);
+    if (StillHolds(*r, id.generation)) return info;
   }
-  ObjectInfo info = InfoOf(id.inode - 1, *r);
-  if (!StillHolds(*r, id.generation)) {
-    return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
-  }
-  return info;
+  return Status::Stale("object " + std::to_string(id.inode) + " generation " + std::to_string(id.generation));
 }
 
 std::vector<ObjectInfo> HeapImpl::List() {
@@ -92,7 +92,7 @@ std::vector<ObjectInfo> HeapImpl::List() {
     if (!r) continue;
     ObjectInfo info = InfoOf(i, *r);
     // Removed since the index was read (outside the heap mutex).
-    if (StillHolds(*r, info.id.generation) && LoadState(*r) == format::kRecordLive) out.push_back(std::move(info));
+    if (StillHolds(*r, info.id.generation, true)) out.push_back(std::move(info));
   }
   return out;
 }
