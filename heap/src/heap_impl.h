@@ -193,6 +193,8 @@ class HeapImpl final : public Heap {
   // Xattr block of a record (format in heap_xattr.cc).
   using Xattrs = std::vector<std::pair<std::string, std::string>>;
   Result<Xattrs> LoadXattrs(std::uint64_t index) const;
+  // All of an object's attributes, read safely against a concurrent free.
+  Result<Xattrs> LoadXattrsOf(ObjectId id);
   Status StoreXattrs(std::uint64_t index, const Xattrs& xattrs);
   // Runs fn(semaphore words) with the semaphore `name` pinned.
   Status WithSemaphore(std::string_view name, const std::function<Status(std::uint32_t* words)>& fn);

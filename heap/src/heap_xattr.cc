@@ -81,17 +81,30 @@ Status HeapImpl::StoreXattrs(std::uint64_t index, const Xattrs& xattrs) {
   return Status::Ok();
 }
 
-Result<std::string> HeapImpl::GetXattr(ObjectId id, std::string_view name) {
+Result<HeapImpl::Xattrs> HeapImpl::LoadXattrsOf(ObjectId id) {
+  if (read_only_) {
+    // No heap mutex for a read-only client: resolve, read, and resolve again,
+    // so that a record freed or reused meanwhile gives kStale, never the
+    // attributes of another object. Every offset LoadXattrs follows is
+    // bounds-checked, so a block freed under it reads as corrupt at worst.
+    auto index = Resolve(id);
+    if (!index.ok()) return index.status();
+    auto all = LoadXattrs(*index);
+    SHMHEAP_RETURN_IF_ERROR(Resolve(id).status());
+    return all;
+  }
+  // Resolved under the heap mutex: the record cannot be freed and reused
+  // between the check and the read.
+  Op op(this);
   auto index = Resolve(id);
   if (!index.ok()) return index.status();
-  Result<Xattrs> all = Status::NotFound("");
-  if (read_only_) {
-    all = LoadXattrs(*index);
-  } else {
-    Op op(this);
-    all = LoadXattrs(*index);
-    SHMHEAP_RETURN_IF_ERROR(op.Commit());
-  }
+  auto all = LoadXattrs(*index);
+  op.Finish();
+  return all;
+}
+
+Result<std::string> HeapImpl::GetXattr(ObjectId id, std::string_view name) {
+  auto all = LoadXattrsOf(id);
   if (!all.ok()) return all.status();
   for (const auto& [n, v] : *all) {
     if (n == name) return v;
@@ -100,11 +113,7 @@ Result<std::string> HeapImpl::GetXattr(ObjectId id, std::string_view name) {
 }
 
 Result<std::vector<std::string>> HeapImpl::ListXattr(ObjectId id) {
-  auto index = Resolve(id);
-  if (!index.ok()) return index.status();
-  Op op(this);
-  auto all = LoadXattrs(*index);
-  SHMHEAP_RETURN_IF_ERROR(op.Commit());
+  auto all = LoadXattrsOf(id);
   if (!all.ok()) return all.status();
   std::vector<std::string> names;
   for (const auto& [n, v] : *all) names.push_back(n);

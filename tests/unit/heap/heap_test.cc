@@ -289,6 +289,40 @@ TEST_F(HeapTest, ReadOnlyReadsSeeOneWholeVersionWhileAnotherProcessReplaces) {
   ExpectConsistent();
 }
 
+// A read-only client maps the heap without write access, so it must read
+// extended attributes without the heap mutex. ListXattr once took it anyway
+// and died of SIGSEGV; a stale id must still give kStale, not another
+// object's attributes.
+TEST_F(HeapTest, ReadOnlyClientReadsExtendedAttributes) {
+  auto id = heap_->Create("obj", 16, ObjectAttr{});
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(heap_->SetXattr(*id, "user.colour", "blue", 0).ok());
+  ASSERT_TRUE(heap_->SetXattr(*id, "user.size", "L", 0).ok());
+  Options ro;
+  ro.mode = OpenMode::kReadOnly;
+  auto reader = Heap::Open(dir_.File("t.heap"), ro);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto names = (*reader)->ListXattr(*id);
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_EQ(*names, (std::vector<std::string>{"user.colour", "user.size"}));
+  auto colour = (*reader)->GetXattr(*id, "user.colour");
+  ASSERT_TRUE(colour.ok()) << colour.status().ToString();
+  EXPECT_EQ(*colour, "blue");
+  EXPECT_EQ((*reader)->GetXattr(*id, "user.none").code(), Code::kNotFound);
+
+  // The record is reused by a new object with attributes of its own.
+  ASSERT_TRUE(heap_->Remove("obj").ok());
+  auto next = heap_->Create("next", 16, ObjectAttr{});
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(heap_->SetXattr(*next, "user.colour", "red", 0).ok());
+  EXPECT_EQ((*reader)->GetXattr(*id, "user.colour").code(), Code::kStale);
+  EXPECT_EQ((*reader)->ListXattr(*id).code(), Code::kStale);
+  EXPECT_EQ(heap_->ListXattr(*id).code(), Code::kStale);
+  auto red = (*reader)->GetXattr(*next, "user.colour");
+  ASSERT_TRUE(red.ok()) << red.status().ToString();
+  EXPECT_EQ(*red, "red");
+}
+
 TEST_F(HeapTest, RenameIsAtomicAndReplacesTarget) {
   ASSERT_TRUE(heap_->Allocate("a", 1).ok());
   ASSERT_TRUE(heap_->Allocate("b", 2).ok());
