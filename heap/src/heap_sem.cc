@@ -99,6 +99,18 @@ Status HeapImpl::SemPost(std::string_view name) {
 }
 
 Result<std::uint32_t> HeapImpl::SemValue(std::string_view name) {
+  if (read_only_) {
+    // No pin (it would write the mapping): a semaphore's words never move,
+    // and a chunk freed meanwhile stays mapped, so the load is safe and at
+    // worst reports a semaphore removed a moment ago.
+    auto d = Find(name);
+    if (!d.ok()) return d.status();
+    auto* w = d->size() >= 16 ? space_->At<std::uint32_t>(space_->OffsetOf(d->data()), 4) : nullptr;
+    if (!w || AtomicField(w[kMagic]).load(std::memory_order_acquire) != kSemMagic) {
+      return Status::InvalidArgument("'" + std::string(name) + "' is not a semaphore");
+    }
+    return AtomicField(w[kCount]).load(std::memory_order_acquire);
+  }
   std::uint32_t value = 0;
   Status s = WithSemaphore(name, [&](std::uint32_t* w) {
     value = AtomicField(w[kCount]).load(std::memory_order_acquire);
