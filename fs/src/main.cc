@@ -22,7 +22,9 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-// argv for fuse_session_new, owned by a vector of strings.
+// argv for fuse_session_new, owned by a vector of strings. libfuse's option
+// parser may replace it with an argv of its own (allocated = 1), which is
+// then ours to free.
 class FuseArgs {
  public:
   explicit FuseArgs(const std::vector<std::string>& v) : strings_(v) {
@@ -31,6 +33,11 @@ class FuseArgs {
     args_.argv = ptrs_.data();
     args_.allocated = 0;
   }
+  ~FuseArgs() {
+    if (args_.allocated) fuse_opt_free_args(&args_);
+  }
+  FuseArgs(const FuseArgs&) = delete;
+  FuseArgs& operator=(const FuseArgs&) = delete;
   struct fuse_args* get() { return &args_; }
 
  private:
