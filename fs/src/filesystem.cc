@@ -110,10 +110,11 @@ struct stat Filesystem::StatObject(const Node& heap_dir, const ObjectInfo& info)
   return st;
 }
 
-Result<struct stat> Filesystem::StatNode(const Node& n) {
+Result<struct stat> Filesystem::StatNode(const Node& n, std::uint64_t* version) {
   if (n.kind == Node::kObject) {
     auto info = n.heap->heap->Stat(n.id);
     if (!info.ok()) return info.status();
+    if (version) *version = info->version;
     return StatObject(n, *info);
   }
   auto st = n.kind == Node::kRoot ? registry_.StatDir() : registry_.StatFile(n.heap->name);
@@ -130,7 +131,8 @@ Result<struct stat> Filesystem::StatNode(const Node& n) {
 }
 
 Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
-  auto st = StatNode(n);
+  std::uint64_t version = kNoVersion;
+  auto st = StatNode(n, &version);
   if (!st.ok()) return st.status();
   fuse_entry_param e{};
   e.ino = n.ino;
@@ -138,16 +140,17 @@ Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
   e.attr = *st;
   e.attr_timeout = kAttrTimeout;
   e.entry_timeout = kEntryTimeout;
-  Remember(n.ino, e.generation);
+  Remember(n.ino, e.generation, version);
   return e;
 }
 
-void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation) {
+void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version) {
   std::lock_guard<std::mutex> g(inodes_mu_);
   InodeState& s = inodes_[ino];
   if (s.generation != generation) s = InodeState{};
   s.generation = generation;
   s.nlookup += 1;
+  s.attr_version = attr_version;
 }
 
 void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
@@ -204,6 +207,24 @@ bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
   s.version_seen = version;
   s.watched = true;
   return same;
+}
+
+void Filesystem::NoteAttrs(fuse_ino_t ino, std::uint64_t version) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  auto it = inodes_.find(ino);
+  if (it != inodes_.end()) it->second.attr_version = version;
+}
+
+void Filesystem::RefreshAttrsIfStale(fuse_ino_t ino, std::uint64_t version) {
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end() && it->second.attr_version == version) return;
+  }
+  if (!se_) return;
+  // Attributes only (offset < 0): no inode or page lock.
+  fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0);
+  SPDLOG_LOGGER_DEBUG(Log(), "inode {}: cached attributes predate version {}, dropped at open", ino, version);
 }
 
 void Filesystem::NoteOwnUnlock(fuse_ino_t ino, std::uint64_t before, std::uint64_t after) {

@@ -9,7 +9,10 @@
 // drops the kernel's cached pages and attributes with
 // fuse_lowlevel_notify_inval_inode (from its own thread, never from a
 // handler, so it cannot deadlock on the inode being served). open() also
-// compares versions and keeps the page cache only if nothing changed.
+// compares versions: it keeps the page cache only if nothing changed, and
+// drops the kernel's cached attributes (attributes only, which is safe from
+// a handler) if they are of an older version than the object's, so a file
+// grown or shrunk by a library client reads to its new size at once.
 //
 // Thread safety: all methods may be called concurrently. Lock order:
 // handles_mu_ and inodes_mu_ are leaves (no other lock is taken under them).
@@ -86,13 +89,17 @@ class Filesystem {
   // The heap behind a directory node (kNotFound/kInvalidArgument otherwise).
   Result<std::shared_ptr<Heap>> HeapOf(const Node& dir);
 
-  Result<struct stat> StatNode(const Node& n);
+  // `version`, if given, receives an object's version (what the attributes
+  // reflect; see NoteAttrs).
+  Result<struct stat> StatNode(const Node& n, std::uint64_t* version = nullptr);
   struct stat StatObject(const Node& heap_dir, const ObjectInfo& info) const;
   // Fills an entry for a lookup reply and counts the lookup.
   Result<fuse_entry_param> Entry(const Node& n);
 
-  // Inode table.
-  void Remember(fuse_ino_t ino, std::uint64_t generation);
+  // Inode table. `attr_version`: the version of the attributes handed to
+  // the kernel with the entry (kNoVersion: not an object).
+  static constexpr std::uint64_t kNoVersion = ~0ull;
+  void Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version);
   void Forget(fuse_ino_t ino, std::uint64_t nlookup);
 
   // Open handles.
@@ -110,6 +117,16 @@ class Filesystem {
   // Cache coherence: records the version the kernel's cache now reflects;
   // returns true if it was already that (the page cache may be kept).
   bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
+
+  // The kernel now caches attributes of `version` of the object (a reply
+  // carried them, or the kernel updated its own after a write it made).
+  void NoteAttrs(fuse_ino_t ino, std::uint64_t version);
+  // At open: if the kernel's cached attributes are of another version than
+  // `version` (a library client changed the object since), drops them, so
+  // that the size it reads up to is the object's. Without this, a reader
+  // opening a file that a library client grew read up to the old size
+  // until the attribute timeout. Safe inside a handler (takes no inode lock).
+  void RefreshAttrsIfStale(fuse_ino_t ino, std::uint64_t version);
 
   // Marks a change made on the kernel's behalf (write, truncate) as in
   // progress on `ino` until destroyed: the watcher leaves the inode alone
@@ -152,6 +169,7 @@ class Filesystem {
     std::uint64_t generation = 0;
     std::uint64_t nlookup = 0;
     std::uint64_t version_seen = 0;
+    std::uint64_t attr_version = kNoVersion;  // of the attributes the kernel caches
     bool watched = false;  // opened: the kernel may cache its pages
     std::uint32_t kernel_changes = 0;  // KernelChange scopes open on it
   };

@@ -177,7 +177,8 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
   std::vector<char> buf(size);
   size_t used = 0;
   // Returns false when the buffer is full.
-  auto add = [&](const char* name, const struct stat& st, const Node* child, off_t next) {
+  auto add = [&](const char* name, const struct stat& st, const Node* child, off_t next,
+                 std::uint64_t version = Filesystem::kNoVersion) {
     size_t len;
     if (plus) {
       fuse_entry_param e{};
@@ -189,7 +190,7 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
         e.entry_timeout = Filesystem::kEntryTimeout;
       }
       len = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, next);
-      if (len <= size - used && child) fs->Remember(child->ino, e.generation);
+      if (len <= size - used && child) fs->Remember(child->ino, e.generation, version);
     } else {
       len = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, next);
     }
@@ -231,7 +232,8 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
     auto batch = heap.ListFrom(cursor, 64, &next);
     for (const ObjectInfo& info : batch) {
       Node child{Node::kObject, ObjectNode(n->heap->slot, info.id.inode), n->heap, info.id};
-      if (!add(info.name.c_str(), fs->StatObject(*n, info), &child, static_cast<off_t>(info.id.inode + 2))) {
+      if (!add(info.name.c_str(), fs->StatObject(*n, info), &child, static_cast<off_t>(info.id.inode + 2),
+               info.version)) {
         return (void)fuse_reply_buf(req, buf.data(), used);
       }
     }

@@ -134,8 +134,10 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) noexcept 
     Filesystem* fs = FsOf(req);
     auto n = fs->Resolve(ino);
     if (!n.ok()) return ReplyError(req, n.status(), "getattr");
-    auto st = fs->StatNode(*n);
+    std::uint64_t version = Filesystem::kNoVersion;
+    auto st = fs->StatNode(*n, &version);
     if (!st.ok()) return ReplyError(req, st.status(), "getattr");
+    fs->NoteAttrs(ino, version);
     fuse_reply_attr(req, &*st, Filesystem::kAttrTimeout);
   });
 }
@@ -196,8 +198,10 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
       }
       if (auto v = heap.Stat(n->id); v.ok()) fs->NoteVersion(ino, v->version);
     }
-    auto st = fs->StatNode(*n);
+    std::uint64_t version = Filesystem::kNoVersion;
+    auto st = fs->StatNode(*n, &version);
     if (!st.ok()) return ReplyError(req, st.status(), "setattr");
+    fs->NoteAttrs(ino, version);
     fuse_reply_attr(req, &*st, Filesystem::kAttrTimeout);
   });
 }

@@ -42,7 +42,11 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
     // A CREATE that found the object: the entry was made before the
     // truncation, and the kernel would cache its size and set-ID bits.
     if (created) {
-      if (auto st = fs->StatNode(n); st.ok()) entry.attr = *st;
+      std::uint64_t version = Filesystem::kNoVersion;
+      if (auto st = fs->StatNode(n, &version); st.ok()) {
+        entry.attr = *st;
+        fs->NoteAttrs(n.ino, version);
+      }
     }
   }
   auto file = std::make_shared<OpenFile>();
@@ -52,6 +56,7 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
   // Keep the kernel's page cache only if the object did not change since the
   // kernel last saw it.
   fi->keep_cache = info.ok() && fs->NoteVersion(n.ino, info->version);
+  if (info.ok() && !created) fs->RefreshAttrsIfStale(n.ino, info->version);
   fi->direct_io = 0;
   fi->fh = fs->AddHandle(std::move(file));
   int rc = created ? fuse_reply_create(req, &entry, fi) : fuse_reply_open(req, fi);
@@ -165,7 +170,11 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     if (!r.ok()) return ReplyError(req, r.status(), "write");
     f->wrote = true;
     // The kernel's cache already holds what it wrote: not a foreign change.
-    if (auto info = heap.Stat(f->node.id); info.ok()) fs->NoteVersion(ino, info->version);
+    // Its attributes too: it sets the size a write extends to itself.
+    if (auto info = heap.Stat(f->node.id); info.ok()) {
+      fs->NoteVersion(ino, info->version);
+      fs->NoteAttrs(ino, info->version);
+    }
     fuse_reply_write(req, size);
   });
 }
@@ -226,7 +235,10 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
       Filesystem::KernelChange change(fs, ino);
       Status s = heap.Truncate(f->node.id, end);
       if (!s.ok()) return ReplyError(req, s, "fallocate");
-      if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteVersion(ino, v->version);
+      if (auto v = heap.Stat(f->node.id); v.ok()) {
+        fs->NoteVersion(ino, v->version);
+        fs->NoteAttrs(ino, v->version);  // the kernel sets the new size itself
+      }
     }
     ReplyErrno(req, 0);
   });

@@ -1,0 +1,312 @@
+// Many processes at once, through the mount and through the library, on one
+// heap: every file a process owns reads back exactly as that process last
+// wrote it (by read(2), by mmap, by stat's size, in readdir), shared names
+// that all of them create, rename and remove give only the errors POSIX
+// allows, and afterwards the heap passes `shmheap check` and the daemon
+// exits cleanly.
+//
+// Each process runs a fixed number of operations from a seeded generator,
+// so a failure names its process, operation and step, and replays.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <shmheap/heap.hpp>
+
+#include "tests/support/mount_fixture.h"
+
+namespace shmheap::testing {
+namespace {
+
+constexpr int kFileWorkers = 4;
+constexpr int kSteps = 1200;
+constexpr int kOwnNames = 12;
+constexpr int kSharedNames = 6;
+
+// Reports a broken expectation from a child and gives its exit status.
+int Broken(int worker, int step, const std::string& what) {
+  std::fprintf(stderr, "worker %d step %d: %s (last errno %d: %s)\n", worker, step, what.c_str(), errno,
+               std::strerror(errno));
+  return 1;
+}
+
+std::string Pattern(std::mt19937_64& rng, std::size_t len) {
+  std::string s(len, '\0');
+  for (auto& c : s) c = static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+bool ReadAll(const std::string& path, std::string* out) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  out->clear();
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out->append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return n == 0;
+}
+
+bool WriteWhole(const std::string& path, const std::string& data, int flags) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | flags, 0644);
+  if (fd < 0) return false;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return ::close(fd) == 0;
+}
+
+// One process working through the mount. Its own names ("wW_K") no one
+// else touches, so it knows what each must hold; the shared names ("sK")
+// every process creates, renames and removes.
+int FileWorker(const std::string& dir, int w) {
+  std::mt19937_64 rng(1000 + static_cast<unsigned>(w));
+  std::map<std::string, std::string> own;  // name -> expected contents
+  auto own_name = [&](std::uint64_t k) { return "w" + std::to_string(w) + "_" + std::to_string(k % kOwnNames); };
+  auto shared_name = [&](std::uint64_t k) { return "s" + std::to_string(k % kSharedNames); };
+  auto path = [&](const std::string& n) { return dir + "/" + n; };
+  auto gone_ok = [] { return errno == ENOENT; };
+
+  for (int step = 0; step < kSteps; ++step) {
+    const std::string n = own_name(rng());
+    const bool exists = own.count(n) != 0;
+    switch (rng() % 12) {
+      case 0: {  // replace the whole contents
+        std::string data = Pattern(rng, rng() % 70000);
+        if (!WriteWhole(path(n), data, O_TRUNC)) return Broken(w, step, "write " + n);
+        own[n] = data;
+        break;
+      }
+      case 1: {  // append
+        std::string data = Pattern(rng, 1 + rng() % 9000);
+        if (!WriteWhole(path(n), data, O_APPEND)) return Broken(w, step, "append " + n);
+        own[n] += data;
+        break;
+      }
+      case 2: {  // truncate, shorter or longer
+        const std::size_t len = rng() % 80000;
+        int rc = ::truncate(path(n).c_str(), static_cast<off_t>(len));
+        if (exists ? rc != 0 : (rc == 0 || !gone_ok())) return Broken(w, step, "truncate " + n);
+        if (exists) own[n].resize(len, '\0');
+        break;
+      }
+      case 3: {  // rename onto another own name, replacing it
+        const std::string to = own_name(rng());
+        int rc = ::rename(path(n).c_str(), path(to).c_str());
+        if (exists ? rc != 0 : (rc == 0 || !gone_ok())) return Broken(w, step, "rename " + n + " " + to);
+        if (exists && to != n) {
+          own[to] = own[n];
+          own.erase(n);
+        }
+        break;
+      }
+      case 4: {  // unlink
+        int rc = ::unlink(path(n).c_str());
+        if (exists ? rc != 0 : (rc == 0 || !gone_ok())) return Broken(w, step, "unlink " + n);
+        own.erase(n);
+        break;
+      }
+      case 5: {  // read(2)
+        std::string got;
+        const bool ok = ReadAll(path(n), &got);
+        if (exists ? !ok : (ok || !gone_ok())) return Broken(w, step, "read " + n);
+        if (exists && got != own[n]) {
+          return Broken(w, step, "read " + n + ": " + std::to_string(got.size()) + " bytes, expected " +
+                                     std::to_string(own[n].size()));
+        }
+        break;
+      }
+      case 6: {  // a store through a shared mapping, then read back by read(2)
+        if (!exists || own[n].empty()) break;
+        int fd = ::open(path(n).c_str(), O_RDWR);
+        if (fd < 0) return Broken(w, step, "open for mmap " + n);
+        std::string& want = own[n];
+        void* p = ::mmap(nullptr, want.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) return Broken(w, step, "mmap " + n);
+        if (std::memcmp(p, want.data(), want.size()) != 0) return Broken(w, step, "mapping of " + n + " differs");
+        const std::size_t at = rng() % want.size();
+        const std::string patch = Pattern(rng, std::min<std::size_t>(want.size() - at, 1 + rng() % 5000));
+        std::memcpy(static_cast<char*>(p) + at, patch.data(), patch.size());
+        want.replace(at, patch.size(), patch);
+        if (::msync(p, want.size(), MS_SYNC) != 0) return Broken(w, step, "msync " + n);
+        ::munmap(p, want.size());
+        ::close(fd);
+        break;
+      }
+      case 7: {  // stat
+        struct stat st {};
+        int rc = ::stat(path(n).c_str(), &st);
+        if (exists ? rc != 0 : (rc == 0 || !gone_ok())) return Broken(w, step, "stat " + n);
+        if (exists && static_cast<std::size_t>(st.st_size) != own[n].size()) {
+          return Broken(w, step, "stat " + n + ": size " + std::to_string(st.st_size) + ", expected " +
+                                     std::to_string(own[n].size()));
+        }
+        break;
+      }
+      case 8: {  // an extended attribute, set and read back
+        const std::string v = Pattern(rng, 1 + rng() % 40);
+        int rc = ::setxattr(path(n).c_str(), "user.tag", v.data(), v.size(), 0);
+        if (exists ? rc != 0 : (rc == 0 || !gone_ok())) return Broken(w, step, "setxattr " + n);
+        if (!exists) break;
+        char buf[64];
+        ssize_t got = ::getxattr(path(n).c_str(), "user.tag", buf, sizeof(buf));
+        if (got != static_cast<ssize_t>(v.size()) || std::memcmp(buf, v.data(), v.size()) != 0) {
+          return Broken(w, step, "getxattr " + n);
+        }
+        break;
+      }
+      case 9: {  // readdir shows exactly the own names that exist
+        auto r = Sh("ls -1 " + dir + " | grep '^w" + std::to_string(w) + "_' | sort");
+        std::string want;
+        std::set<std::string> sorted;
+        for (const auto& [name, data] : own) sorted.insert(name);
+        for (const auto& name : sorted) want += name + "\n";
+        if (r.status > 1 || r.output != want) return Broken(w, step, "ls shows\n" + r.output + "expected\n" + want);
+        break;
+      }
+      default: {  // the shared names: create, rename, remove, read
+        const std::string s = shared_name(rng()), t = shared_name(rng());
+        int rc = 0;
+        switch (rng() % 4) {
+          case 0:
+            if (!WriteWhole(path(s), Pattern(rng, rng() % 20000), O_TRUNC) && !gone_ok()) rc = -1;
+            break;
+          case 1:
+            if (::rename(path(s).c_str(), path(t).c_str()) != 0 && !gone_ok()) rc = -1;
+            break;
+          case 2:
+            if (::unlink(path(s).c_str()) != 0 && !gone_ok()) rc = -1;
+            break;
+          default: {
+            std::string got;
+            if (!ReadAll(path(s), &got) && !gone_ok()) rc = -1;
+          }
+        }
+        if (rc != 0) return Broken(w, step, "shared name " + s);
+      }
+    }
+  }
+  // Finally, every own name once more.
+  for (int k = 0; k < kOwnNames; ++k) {
+    const std::string n = own_name(static_cast<std::uint64_t>(k));
+    std::string got;
+    const bool ok = ReadAll(path(n), &got);
+    if (own.count(n) ? (!ok || got != own[n]) : ok) return Broken(w, kSteps, "final read of " + n);
+  }
+  return 0;
+}
+
+// One process attached through the library: its own objects ("libK"),
+// allocated, replaced, written under a WRITE lock and removed; and the
+// shared names, replaced or removed under the file users' feet.
+int LibraryWorker(const std::string& heap_file, const std::string& dir) {
+  const int w = kFileWorkers;
+  Options o;
+  o.mode = OpenMode::kOpen;
+  auto h = Heap::Open(heap_file, o);
+  if (!h.ok()) return Broken(w, 0, "attach: " + h.status().ToString());
+  Heap& heap = **h;
+  std::mt19937_64 rng(77);
+  std::map<std::string, std::string> own;
+  auto bytes = [](const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); };
+  for (int step = 0; step < kSteps; ++step) {
+    const std::string n = "lib" + std::to_string(rng() % kOwnNames);
+    const bool exists = own.count(n) != 0;
+    switch (rng() % 5) {
+      case 0: {
+        std::string data = Pattern(rng, 1 + rng() % 50000);
+        Status s = exists ? heap.Replace(n, bytes(data)) : heap.CreateWith(n, bytes(data), ObjectAttr{}).status();
+        if (!s.ok()) return Broken(w, step, "store " + n + ": " + s.ToString());
+        own[n] = data;
+        break;
+      }
+      case 1: {
+        Status s = heap.Remove(n);
+        if (exists ? !s.ok() : s.code() != Code::kNotFound) return Broken(w, step, "remove " + n + ": " + s.ToString());
+        own.erase(n);
+        break;
+      }
+      case 2: {  // a write under the object's WRITE lock
+        if (!exists) break;
+        auto g = heap.Lock(n, LockMode::kWrite);
+        if (!g.ok()) return Broken(w, step, "lock " + n + ": " + g.status().ToString());
+        std::string& want = own[n];
+        const std::size_t at = rng() % want.size();
+        const std::string patch = Pattern(rng, std::min<std::size_t>(want.size() - at, 100));
+        std::memcpy(g->data().data() + at, patch.data(), patch.size());
+        want.replace(at, patch.size(), patch);
+        break;
+      }
+      case 3: {
+        auto id = heap.Lookup(n);
+        if (!exists) {
+          if (id.code() != Code::kNotFound) return Broken(w, step, "lookup of a removed " + n);
+          break;
+        }
+        if (!id.ok()) return Broken(w, step, "lookup " + n + ": " + id.status().ToString());
+        std::string got;
+        auto r = heap.Read(*id, 0, 1 << 20, [&](std::span<const std::byte> b) {
+          got.assign(reinterpret_cast<const char*>(b.data()), b.size());
+        });
+        if (!r.ok() || got != own[n]) return Broken(w, step, "read " + n);
+        break;
+      }
+      default: {
+        const std::string s = "s" + std::to_string(rng() % kSharedNames);
+        Status st = rng() % 2 ? heap.Remove(s) : heap.Replace(s, bytes(Pattern(rng, rng() % 3000)));
+        if (!st.ok() && st.code() != Code::kNotFound) return Broken(w, step, "shared " + s + ": " + st.ToString());
+      }
+    }
+  }
+  // The next open through the mount sees every library write.
+  for (int k = 0; k < kOwnNames; ++k) {
+    const std::string n = "lib" + std::to_string(k);
+    std::string got;
+    const bool ok = ReadAll(dir + "/" + n, &got);
+    if (own.count(n) ? (!ok || got != own[n]) : ok) {
+      std::size_t first = 0;
+      const std::string& want = own.count(n) ? own[n] : std::string();
+      while (first < got.size() && first < want.size() && got[first] == want[first]) ++first;
+      return Broken(w, kSteps,
+                    "final read through the mount of " + n + (ok ? " read " : " failed after ") +
+                        std::to_string(got.size()) + " bytes, expected " +
+                        (own.count(n) ? std::to_string(want.size()) : std::string("none")) +
+                        ", first difference at " + std::to_string(first));
+    }
+  }
+  return 0;
+}
+
+class ManyProcessesAtOnce : public MountFixture {};
+
+TEST_F(ManyProcessesAtOnce, EveryProcessReadsBackWhatItWroteAndTheHeapChecksClean) {
+  ASSERT_EQ(Sh("mkdir " + Mnt("h")).status, 0);
+  std::vector<pid_t> workers;
+  for (int w = 0; w < kFileWorkers; ++w) workers.push_back(Fork([&, w] { return FileWorker(Mnt("h"), w); }));
+  workers.push_back(Fork([&] { return LibraryWorker(HeapFile("h"), Mnt("h")); }));
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    EXPECT_EQ(Wait(workers[i]), 0) << "worker " << i << " (its complaint is on stderr above)";
+  }
+  auto check = Sh(CliPath() + " check " + HeapFile("h"));
+  EXPECT_EQ(check.status, 0) << check.output;
+}
+
+}  // namespace
+}  // namespace shmheap::testing
