@@ -55,7 +55,7 @@ struct Node {
 struct OpenFile {
   Node node;
   int flags = 0;
-  bool wrote = false;
+  std::atomic<bool> wrote{false};  // set by write handlers, read by release
 };
 
 class Filesystem {

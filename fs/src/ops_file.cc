@@ -168,7 +168,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
       return Status::IOError("short write to backing file", EIO);
     });
     if (!r.ok()) return ReplyError(req, r.status(), "write");
-    f->wrote = true;
+    f->wrote.store(true, std::memory_order_relaxed);
     // The kernel's cache already holds what it wrote: not a foreign change.
     // Its attributes too: it sets the size a write extends to itself.
     if (auto info = heap.Stat(f->node.id); info.ok()) {
@@ -195,7 +195,7 @@ void OpRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) noexce
     if (!f) return ReplyErrno(req, 0);
     if (LockService* locks = fs->locks()) locks->OnRelease(ino, fi->fh, fi->lock_owner, fi->flock_release);
     Heap& heap = *f->node.heap->heap;
-    if (f->wrote) (void)heap.Trim(f->node.id);  // give back the slack of amortised appends
+    if (f->wrote.load(std::memory_order_relaxed)) (void)heap.Trim(f->node.id);  // give back the slack of amortised appends
     Status s = heap.Unref(f->node.id);
     fs->RemoveHandle(fi->fh);
     if (!s.ok() && !s.Is(Code::kStale)) Log()->error("release of {}: {}", ino, s.ToString());

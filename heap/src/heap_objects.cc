@@ -78,18 +78,20 @@ Result<std::span<std::byte>> HeapImpl::AllocateNamed(std::string_view name, std:
   const std::int64_t now = NowNs();
   // A record allocated in this operation is written directly (see
   // RecordTable::Allocate); only the store that makes it live is logged.
-  r->data_off = *data;
-  r->size = size;
-  r->capacity = arena_->Capacity(*data);
-  r->name_off = *name_off;
-  r->name_len = static_cast<std::uint32_t>(name.size());
-  r->name_hash = static_cast<std::uint32_t>(hash);
-  r->mode = attr.mode;
-  r->uid = attr.uid;
-  r->gid = attr.gid;
-  r->atime_ns = now;
-  r->mtime_ns = now;
-  r->ctime_ns = now;
+  // Relaxed atomic stores: a lock-free Stat by a stale id may be reading
+  // this record (it then finds the new generation and gives up).
+  StoreRelaxed(r->data_off, *data);
+  StoreRelaxed(r->size, std::uint64_t{size});
+  StoreRelaxed(r->capacity, arena_->Capacity(*data));
+  StoreRelaxed(r->name_off, *name_off);
+  StoreRelaxed(r->name_len, static_cast<std::uint32_t>(name.size()));
+  StoreRelaxed(r->name_hash, static_cast<std::uint32_t>(hash));
+  StoreRelaxed(r->mode, attr.mode);
+  StoreRelaxed(r->uid, attr.uid);
+  StoreRelaxed(r->gid, attr.gid);
+  StoreRelaxed(r->atime_ns, now);
+  StoreRelaxed(r->mtime_ns, now);
+  StoreRelaxed(r->ctime_ns, now);
   log_->SetAtomic(r->state, static_cast<std::uint32_t>(format::kRecordLive));
   op.IndexWrite();
   SHMHEAP_RETURN_IF_ERROR(index_->Insert(hash, *index));

@@ -28,20 +28,22 @@ std::string UuidString(const std::uint8_t* u) {
 }  // namespace
 
 ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
+  // Stat and List call this without the heap mutex (and check the record
+  // again afterwards): every field is loaded atomically.
   ObjectInfo info;
-  info.id = ObjectId{index + 1, r.generation};
-  info.name = Str(*space_, r.name_off, r.name_len);
-  info.size = r.size;
-  info.capacity = r.capacity;
-  info.offset = r.data_off;
+  info.id = ObjectId{index + 1, LoadGeneration(r)};
+  info.name = Str(*space_, LoadRelaxed(r.name_off), LoadRelaxed(r.name_len));
+  info.size = LoadRelaxed(r.size);
+  info.capacity = LoadRelaxed(r.capacity);
+  info.offset = LoadRelaxed(r.data_off);
   info.version = AtomicField(const_cast<ObjectRecord&>(r).version).load(std::memory_order_acquire);
-  info.type = Str(*space_, r.type_off, r.type_len);
-  info.attr = ObjectAttr{r.mode, r.uid, r.gid};
-  info.atime_ns = r.atime_ns;
-  info.mtime_ns = r.mtime_ns;
-  info.ctime_ns = r.ctime_ns;
+  info.type = Str(*space_, LoadRelaxed(r.type_off), LoadRelaxed(r.type_len));
+  info.attr = ObjectAttr{LoadRelaxed(r.mode), LoadRelaxed(r.uid), LoadRelaxed(r.gid)};
+  info.atime_ns = LoadRelaxed(r.atime_ns);
+  info.mtime_ns = LoadRelaxed(r.mtime_ns);
+  info.ctime_ns = LoadRelaxed(r.ctime_ns);
   info.lock_state = ObjectLocks::Describe(AtomicField(const_cast<ObjectRecord&>(r).lock_word).load());
-  info.refs = r.refs;
+  info.refs = LoadRelaxed(r.refs);
   return info;
 }
 

@@ -83,6 +83,20 @@ inline std::atomic_ref<T> AtomicField(T& field) {
   return std::atomic_ref<T>(field);
 }
 
+// A relaxed load of a metadata field that another thread or process may be
+// storing (with UndoLog::Set, or directly into a record being made): the
+// lock-free readers (Stat, List) read fields this way and then check the
+// record's state and generation again, seqlock fashion. On x86 it is the
+// same load as a plain one, but it is not a data race.
+template <typename T>
+inline T LoadRelaxed(const T& field) {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+template <typename T>
+inline void StoreRelaxed(T& field, T value) {
+  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
+
 }  // namespace shmheap
 
 #endif  // SHMHEAP_SPACE_H_

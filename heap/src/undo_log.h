@@ -52,7 +52,8 @@ class UndoLog {
     }
     std::atomic_signal_fence(std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_release);
-    field = value;
+    // Relaxed atomic (a plain store on x86): lock-free readers may load it.
+    StoreRelaxed(field, value);
   }
 
   // Like Set, for a field that other threads read without the heap mutex
