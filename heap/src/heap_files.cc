@@ -361,10 +361,10 @@ Result<std::vector<Heap::LockHolder>> HeapImpl::LockHolders(ObjectId id) {
     const format::ClientSlot* c = clients_->Get(s);
     if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
     ForEachHold(*space_, *c, [&](format::HoldEntry& e) {
-      const std::uint32_t held = Load(e.mode) & 0xFF;
-      if (Load(e.record) != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
+      const std::uint32_t held = LoadRelaxed(e.mode) & 0xFF;
+      if (LoadRelaxed(e.record) != *index + 1 || (held != format::kHoldRead && held != format::kHoldWrite)) return;
       out.push_back(LockHolder{s, c->pid, held == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead,
-                               Load(e.owner), !read_only_ && s == slot_});
+                               LoadRelaxed(e.owner), !read_only_ && s == slot_});
     });
   }
   return out;
@@ -375,9 +375,9 @@ std::vector<Heap::LockWaiter> HeapImpl::LockWaiters() {
   for (std::uint32_t s : clients_->Attached()) {
     if (s != slot_ && clients_->IsDead(s, read_only_ ? -1 : slot_)) continue;
     ForEachHold(*space_, *clients_->Get(s), [&](format::HoldEntry& e) {
-      const std::uint32_t wanted = (Load(e.mode) >> 8) & 0xFF;
+      const std::uint32_t wanted = (LoadRelaxed(e.mode) >> 8) & 0xFF;
       if (wanted != format::kHoldRead && wanted != format::kHoldWrite) return;
-      out.push_back(LockWaiter{s, Load(e.owner), Load(e.record),
+      out.push_back(LockWaiter{s, LoadRelaxed(e.owner), LoadRelaxed(e.record),
                                wanted == format::kHoldWrite ? LockMode::kWrite : LockMode::kRead, !read_only_ && s == slot_});
     });
   }

@@ -216,7 +216,7 @@ void HeapImpl::DetachClient() {
   {
     std::lock_guard<std::mutex> g(holds_->mu());
     ForEachHold(*space_, *clients_->Get(slot_), [&](HoldEntry& e) {
-      held.push_back({Load(e.record) - 1, Load(e.owner), Load(e.mode) & 0xFF, Load(e.count)});
+      held.push_back({LoadRelaxed(e.record) - 1, LoadRelaxed(e.owner), LoadRelaxed(e.mode) & 0xFF, LoadRelaxed(e.count)});
     });
   }
   for (const Held& h : held) {
@@ -292,19 +292,19 @@ bool HeapImpl::ReapClient(std::uint32_t slot, bool self) {
   for (HoldEntry* e : entries) {
     Op op(this);
     if (!ours()) return false;
-    if (Load(e->record) == 0) continue;  // released meanwhile
-    const std::uint64_t index = Load(e->record) - 1;
+    if (LoadRelaxed(e->record) == 0) continue;  // released meanwhile
+    const std::uint64_t index = LoadRelaxed(e->record) - 1;
     ObjectRecord* r = Record(index);
     if (!r) {
       log_->SetAtomic(e->record, std::uint64_t{0});
-    } else if ((Load(e->mode) & 0xFF) == format::kHoldRef) {
-      const std::uint32_t count = Load(e->count);
+    } else if ((LoadRelaxed(e->mode) & 0xFF) == format::kHoldRef) {
+      const std::uint32_t count = LoadRelaxed(e->count);
       log_->Set(r->refs, r->refs >= count ? r->refs - count : 0u);
       log_->SetAtomic(e->record, std::uint64_t{0});
       (void)MaybeFreeOrphan(index);
     } else {
       std::uint32_t st = locks_->Enter(*r, index);  // may recount: dead locks become pins
-      const std::uint32_t held = Load(e->mode) & 0xFF;
+      const std::uint32_t held = LoadRelaxed(e->mode) & 0xFF;
       bool wake = (st & format::kLockWaiters) != 0;
       if (held == format::kHoldRead && (st & format::kLockReadersMask)) {
         st -= 1;
@@ -314,7 +314,7 @@ bool HeapImpl::ReapClient(std::uint32_t slot, bool self) {
         AtomicField(r->version).fetch_add(1);
         wake = true;
       }
-      const std::uint64_t pinned = Load(e->pinned_data);
+      const std::uint64_t pinned = LoadRelaxed(e->pinned_data);
       const std::uint64_t retired = (pinned && pinned != r->data_off) ? pinned : 0;
       // Cleared inside the section and unlogged, like the lock word it pairs
       // with: a rollback must not bring back a hold whose effect on the lock

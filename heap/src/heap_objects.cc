@@ -212,7 +212,7 @@ bool HeapImpl::AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const {
   bool found = false;
   clients_->ForEachAttached([&](std::uint32_t, format::ClientSlot& c) {
     ForEachHold(*space_, c, [&](format::HoldEntry& e) {
-      if (Load(e.record) == index + 1 || (pinned_data && Load(e.pinned_data) == pinned_data)) found = true;
+      if (LoadRelaxed(e.record) == index + 1 || (pinned_data && LoadRelaxed(e.pinned_data) == pinned_data)) found = true;
     });
     return !found;
   });

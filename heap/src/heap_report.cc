@@ -237,7 +237,7 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std
       seg = hs ? hs->next : 0;
     }
     ForEachHold(space, *c, [&](format::HoldEntry& e) {
-      if (std::uint64_t d = Load(e.pinned_data)) pinned[d] = true;
+      if (std::uint64_t d = LoadRelaxed(e.pinned_data)) pinned[d] = true;
     });
   }
   for (const auto& [off, what] : internal) {

@@ -99,10 +99,10 @@ HoldEntry* HoldTable::FindOrInsert(Key key, UndoLog* log) {
   if (log) {
     log->LogRange(e, sizeof(HoldEntry));
   }
-  Store(e->owner, key.owner);
-  Store(e->mode, 0u);
-  Store(e->count, 0u);
-  Store(e->pinned_data, std::uint64_t{0});
+  StoreRelaxed(e->owner, key.owner);
+  StoreRelaxed(e->mode, 0u);
+  StoreRelaxed(e->count, 0u);
+  StoreRelaxed(e->pinned_data, std::uint64_t{0});
   AtomicField(e->record).store(key.record, std::memory_order_release);
   index_.Insert(key, e);
   return e;
@@ -122,9 +122,9 @@ void HoldTable::Remove(HoldEntry* e, UndoLog* log) {
   index_.Erase(Key{e->record, e->owner});
   if (log) log->LogRange(e, sizeof(HoldEntry));
   AtomicField(e->record).store(0, std::memory_order_release);
-  Store(e->mode, 0u);
-  Store(e->count, 0u);
-  Store(e->pinned_data, std::uint64_t{0});
+  StoreRelaxed(e->mode, 0u);
+  StoreRelaxed(e->count, 0u);
+  StoreRelaxed(e->pinned_data, std::uint64_t{0});
   PushFree(e);
 }
 

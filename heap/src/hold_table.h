@@ -29,17 +29,10 @@ namespace shmheap {
 
 // Hold entries are shared memory that other threads and processes read
 // while their client changes them: every access outside that client's
-// HoldTable::mu() is a relaxed atomic (Load/Store below). Each field is read
-// on its own, so a scan may see an entry half-updated; scans that need a
-// stable view of an object's entries hold that object's lock section.
-template <typename T>
-inline T Load(const T& field) {
-  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
-}
-template <typename T>
-inline void Store(T& field, T value) {
-  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
-}
+// HoldTable::mu() is a relaxed atomic (LoadRelaxed/StoreRelaxed, space.h).
+// Each field is read on its own, so a scan may see an entry half-updated;
+// scans that need a stable view of an object's entries hold that object's
+// lock section.
 
 // Calls fn(entry) for every non-empty entry in the hold table of `slot`.
 // Safe at any time; entries may change while being read (callers that need a

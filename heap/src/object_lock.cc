@@ -31,8 +31,8 @@ using format::ObjectRecord;
 namespace {
 
 constexpr std::uint32_t kHeldMask = 0xFF;
-inline std::uint32_t Held(const HoldEntry& e) { return Load(e.mode) & kHeldMask; }
-inline std::uint32_t Wanted(const HoldEntry& e) { return (Load(e.mode) >> 8) & kHeldMask; }
+inline std::uint32_t Held(const HoldEntry& e) { return LoadRelaxed(e.mode) & kHeldMask; }
+inline std::uint32_t Wanted(const HoldEntry& e) { return (LoadRelaxed(e.mode) >> 8) & kHeldMask; }
 inline bool LiveRecord(const ObjectRecord& r) { return IsLiveOrOrphan(LoadState(r)); }
 
 }  // namespace
@@ -98,11 +98,11 @@ std::uint32_t ObjectLocks::Recount(std::uint64_t index) {
     const bool dead = clients_->IsDead(s, self_);
     format::ClientSlot* slot = clients_->Get(s);
     ForEachHold(*space_, *slot, [&](HoldEntry& e) {
-      if (Load(e.record) != index + 1) return;
+      if (LoadRelaxed(e.record) != index + 1) return;
       std::uint32_t held = Held(e);
       if (dead) {
         // Keep the pin (the reaper frees a retired version), drop the lock.
-        Store(e.mode, (held == kHoldRead || held == kHoldWrite) ? static_cast<std::uint32_t>(kHoldPin) : held);
+        StoreRelaxed(e.mode, (held == kHoldRead || held == kHoldWrite) ? static_cast<std::uint32_t>(kHoldPin) : held);
         return;
       }
       if (held == kHoldRead) ++readers;
@@ -153,10 +153,10 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
         Exit(*r, AtomicField(r->lock_word).load() & ~kLockSectionMask, false);
         continue;
       }
-      if (held == 0) Store(e->pinned_data, r->data_off);
+      if (held == 0) StoreRelaxed(e->pinned_data, r->data_off);
       // The mode held (upgraded if so), and no longer waiting.
-      Store(e->mode, (held == 0 || (held == kHoldRead && mode == kHoldWrite)) ? static_cast<std::uint32_t>(mode) : held);
-      Store(e->count, e->count + 1);
+      StoreRelaxed(e->mode, (held == 0 || (held == kHoldRead && mode == kHoldWrite)) ? static_cast<std::uint32_t>(mode) : held);
+      StoreRelaxed(e->count, e->count + 1);
       Grant out{e->pinned_data, r->size};
       g.unlock();
       Exit(*r, st, false);
@@ -166,7 +166,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
     if (try_only || (cancel && cancel->load(std::memory_order_relaxed)) ||
         (deadline_ns > 0 && MonotonicNs() >= deadline_ns)) {
       if (e && held == 0) holds_->Remove(e, nullptr);
-      else if (e) Store(e->mode, held);
+      else if (e) StoreRelaxed(e->mode, held);
       g.unlock();
       Exit(*r, st, false);
       if (try_only) return Status::Busy("object lock is held");
@@ -175,7 +175,7 @@ Result<ObjectLocks::Grant> ObjectLocks::Lock(std::uint64_t index, std::uint64_t 
     }
     // Record what we wait for (deadlock detection reads it), then sleep.
     if (!e) e = holds_->FindOrInsert(key, nullptr);
-    if (e) Store(e->mode, held | (static_cast<std::uint32_t>(mode) << 8));
+    if (e) StoreRelaxed(e->mode, held | (static_cast<std::uint32_t>(mode) << 8));
     std::uint32_t seq = AtomicField(r->wake_seq).load(std::memory_order_acquire);
     st |= kLockWaiters | (mode == kHoldWrite ? kLockWriterWaiting : 0);
     g.unlock();
@@ -207,7 +207,7 @@ void ObjectLocks::CancelWait(ObjectRecord& r, std::uint64_t index, std::uint64_t
     std::lock_guard<std::mutex> g(holds_->mu());
     if (HoldEntry* e = holds_->Find({index + 1, owner})) {
       if (Held(*e) == 0) holds_->Remove(e, nullptr);
-      else Store(e->mode, Held(*e));
+      else StoreRelaxed(e->mode, Held(*e));
     }
   }
   // Wake others: a waiting writer's flag may have held back readers.
@@ -227,7 +227,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
     return Status::InvalidArgument("object is not locked by this owner");
   }
   Release out;
-  Store(e->count, e->count - 1);
+  StoreRelaxed(e->count, e->count - 1);
   if (e->count == 0) {
     if (held == kHoldRead) {
       if (st & kLockReadersMask) st -= 1;
@@ -259,7 +259,7 @@ Status ObjectLocks::Downgrade(std::uint64_t index, std::uint64_t owner) {
     Exit(*r, st, false);
     return Status::InvalidArgument("object is not write-locked by this owner");
   }
-  Store(e->mode, static_cast<std::uint32_t>(kHoldRead));
+  StoreRelaxed(e->mode, static_cast<std::uint32_t>(kHoldRead));
   st = (st & ~kLockWriter) + 1;
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
   g.unlock();
@@ -285,10 +285,10 @@ Result<ObjectLocks::Grant> ObjectLocks::Pin(std::uint64_t index, std::uint64_t g
       continue;
     }
     if (e->count == 0) {
-      Store(e->mode, static_cast<std::uint32_t>(kHoldPin));
-      Store(e->pinned_data, r->data_off);
+      StoreRelaxed(e->mode, static_cast<std::uint32_t>(kHoldPin));
+      StoreRelaxed(e->pinned_data, r->data_off);
     }
-    Store(e->count, e->count + 1);
+    StoreRelaxed(e->count, e->count + 1);
     Grant out{e->pinned_data, r->size};
     g.unlock();
     Exit(*r, st, false);
@@ -308,7 +308,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unpin(std::uint64_t index, std::uint64
     Exit(*r, st, false);
     return Status::InvalidArgument("object is not pinned by this owner");
   }
-  Store(e->count, e->count - 1);
+  StoreRelaxed(e->count, e->count - 1);
   if (e->count == 0) {
     if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
     holds_->Remove(e, nullptr);
@@ -334,9 +334,9 @@ bool ObjectLocks::WouldDeadlock(std::uint64_t index, std::uint64_t owner, HoldMo
     if (clients_->IsDead(s, self_)) continue;
     ForEachHold(*space_, *clients_->Get(s), [&](HoldEntry& e) {
       std::uint32_t held = Held(e), wanted = Wanted(e);
-      Node n{s, Load(e.owner)};
-      if (held == kHoldRead || held == kHoldWrite) holders[Load(e.record)].push_back({n, held});
-      if (wanted) waits[n] = {Load(e.record), wanted};
+      Node n{s, LoadRelaxed(e.owner)};
+      if (held == kHoldRead || held == kHoldWrite) holders[LoadRelaxed(e.record)].push_back({n, held});
+      if (wanted) waits[n] = {LoadRelaxed(e.record), wanted};
     });
   }
   const Node me{self_, owner};
