@@ -31,13 +31,13 @@ echo "== main tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 if [ "$quick" -eq 0 ]; then
-  echo "== ASan+UBSan build (build-asan): unit tests"
+  echo "== ASan+UBSan build (build-asan): unit, corruption and integration tests (the daemon under ASan)"
   configure build-asan -DSHMHEAP_SANITIZE=address -DSHMHEAP_BUILD_BENCH=OFF
   cmake --build build-asan -j "$jobs"
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|corruption'
-  echo "== TSan build (build-tsan): unit tests"
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|corruption|integration'
+  echo "== TSan build (build-tsan): unit and integration tests (the daemon under TSan)"
   configure build-tsan -DSHMHEAP_SANITIZE=thread -DSHMHEAP_BUILD_BENCH=OFF
   cmake --build build-tsan -j "$jobs"
-  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L unit
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L 'unit|integration'
 fi
 echo "== all tests passed"
