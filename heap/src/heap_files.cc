@@ -39,10 +39,13 @@ Result<std::uint64_t> HeapImpl::Resolve(ObjectId id) const {
 
 Result<ObjectId> HeapImpl::IdOf(std::uint64_t inode) {
   const ObjectRecord* r = inode ? records_->Get(inode - 1) : nullptr;
-  if (!r || !IsLiveOrOrphan(LoadState(*r))) {
+  // The generation, then the state: a record freed (and perhaps reused)
+  // between the two loads is not reported under the old generation.
+  const std::uint64_t generation = r ? LoadGeneration(*r) : 0;
+  if (!r || !StillHolds(*r, generation, false)) {
     return Status::Stale("no object with inode " + std::to_string(inode));
   }
-  return ObjectId{inode, r->generation};
+  return ObjectId{inode, generation};
 }
 
 Result<ObjectId> HeapImpl::Create(std::string_view name, std::uint64_t size, const ObjectAttr& attr) {
@@ -391,7 +394,10 @@ std::vector<ObjectInfo> HeapImpl::ListFrom(std::uint64_t cursor, std::size_t max
     std::uint64_t i = cursor;
     for (; i < high && out.size() < max; ++i) {
       const ObjectRecord* r = Record(i);
-      if (r && r->state == format::kRecordLive) out.push_back(InfoOf(i, *r));
+      if (!r || LoadState(*r) != format::kRecordLive) continue;
+      ObjectInfo info = InfoOf(i, *r);
+      // A read-only client walks without the heap mutex: removed meanwhile?
+      if (StillHolds(*r, info.id.generation, true)) out.push_back(std::move(info));
     }
     *next = i < high ? i : 0;
   };

@@ -151,8 +151,19 @@ class HeapImpl final : public Heap {
   Result<std::uint64_t> FindLocked(std::string_view name) const;
   // Lock-free lookup, falling back to the heap mutex. Does not need an Op.
   Result<std::uint64_t> FindAny(std::string_view name);
-  // The current data of record `index` (found under `name`), bounds-checked.
-  Result<std::span<std::byte>> DataOf(std::uint64_t index, std::string_view name) const;
+  // What a name resolves to now: FindAny, then the record's fields read and
+  // checked again (live, same generation, still this name), so that a record
+  // freed and reused by another object between the index lookup and the
+  // reads is never taken for the named object. Retries a few times, then
+  // (writable clients) takes the heap mutex.
+  struct Current {
+    std::uint64_t index = 0, generation = 0, version = 0, data_off = 0, size = 0;
+  };
+  Result<Current> FindCurrent(std::string_view name);
+  // Reads `index`'s fields into *c and returns whether it still holds `name`.
+  bool ReadCurrent(std::uint64_t index, std::string_view name, Current* c) const;
+  // The data of `c`, bounds-checked.
+  Result<std::span<std::byte>> DataOf(const Current& c, std::string_view name) const;
   format::ObjectRecord* Record(std::uint64_t index) const { return records_->Get(index); }
   // Frees an orphan once nothing holds it; no-op otherwise.
   Status MaybeFreeOrphan(std::uint64_t index);
@@ -192,7 +203,8 @@ class HeapImpl final : public Heap {
   Status SetTypeIndex(std::uint64_t index, std::string_view type);
   // Xattr block of a record (format in heap_xattr.cc).
   using Xattrs = std::vector<std::pair<std::string, std::string>>;
-  Result<Xattrs> LoadXattrs(std::uint64_t index) const;
+  // (*link_read: the block offset it read, for a lock-free re-check.)
+  Result<Xattrs> LoadXattrs(std::uint64_t index, std::uint64_t* link_read = nullptr) const;
   // All of an object's attributes, read safely against a concurrent free.
   Result<Xattrs> LoadXattrsOf(ObjectId id);
   Status StoreXattrs(std::uint64_t index, const Xattrs& xattrs);

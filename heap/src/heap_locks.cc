@@ -35,17 +35,18 @@ Result<HeapImpl::Locked> HeapImpl::LockName(std::string_view name, LockMode mode
   if (mode != LockMode::kRead && mode != LockMode::kWrite) return Status::InvalidArgument("bad lock mode");
   const std::int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns == 0 ? 0 : MonotonicNs() + timeout_ns;
   for (;;) {
-    auto index = FindAny(name);
-    if (!index.ok()) return index.status();
-    const ObjectId id{*index + 1, Record(*index)->generation};
-    auto grant = locks_->Lock(*index, id.generation, owner, static_cast<format::HoldMode>(mode), deadline);
+    auto current = FindCurrent(name);
+    if (!current.ok()) return current.status();
+    const std::uint64_t index = current->index;
+    const ObjectId id{index + 1, current->generation};
+    auto grant = locks_->Lock(index, id.generation, owner, static_cast<format::HoldMode>(mode), deadline);
     if (grant.code() == Code::kStale) continue;  // the name moved to another object meanwhile
     if (!grant.ok()) return grant.status();
     // A nested lock keeps the version the first one pinned; if the object was
     // replaced since, the current size says nothing about that version.
     // TODO(shmheapfs): keep the pinned version's own size in the hold entry;
     // until then the span is clipped to the pinned chunk, never past it.
-    if (grant->data_off != AtomicField(Record(*index)->data_off).load()) {
+    if (grant->data_off != AtomicField(Record(index)->data_off).load()) {
       grant->size = std::min<std::uint64_t>(grant->size, arena_->Capacity(grant->data_off));
     }
     std::byte* p = space_->Bytes(grant->data_off, grant->size);
@@ -90,15 +91,13 @@ Status HeapImpl::Unlock(ObjectId id, OwnerToken owner) {
 
 Status HeapImpl::UnlockByName(std::string_view name, OwnerToken owner, std::span<std::byte>* data) {
   SHMHEAP_RETURN_IF_ERROR(CheckWritable());
-  auto index = FindAny(name);
-  if (!index.ok()) return index.status();
-  format::ObjectRecord* r = Record(*index);
-  if (!r) return Status::Corruption("name index points at a bad record");
+  auto c = FindCurrent(name);
+  if (!c.ok()) return c.status();
   if (data) {
-    auto d = DataOf(*index, name);
+    auto d = DataOf(*c, name);
     *data = d.ok() ? *d : std::span<std::byte>();
   }
-  return Unlock(ObjectId{*index + 1, r->generation}, owner);
+  return Unlock(ObjectId{c->index + 1, c->generation}, owner);
 }
 
 }  // namespace shmheap

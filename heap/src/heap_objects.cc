@@ -339,29 +339,58 @@ Status HeapImpl::SetTypeIndex(std::uint64_t index, std::string_view type) {
   return Status::Ok();
 }
 
-Result<std::span<std::byte>> HeapImpl::DataOf(std::uint64_t index, std::string_view name) const {
-  ObjectRecord* r = Record(index);
-  std::byte* p = r ? space_->Bytes(r->data_off, r->size) : nullptr;
+bool HeapImpl::ReadCurrent(std::uint64_t index, std::string_view name, Current* c) const {
+  const ObjectRecord* r = Record(index);
+  if (!r) return false;
+  c->index = index;
+  c->version = AtomicField(const_cast<ObjectRecord*>(r)->version).load(std::memory_order_acquire);
+  c->generation = LoadGeneration(*r);
+  c->data_off = LoadRelaxed(r->data_off);
+  c->size = LoadRelaxed(r->size);
+  const std::uint32_t len = LoadRelaxed(r->name_len);
+  const std::byte* p = len == name.size() ? space_->Bytes(LoadRelaxed(r->name_off), len) : nullptr;
+  return p && std::memcmp(p, name.data(), len) == 0 && StillHolds(*r, c->generation, true);
+}
+
+Result<HeapImpl::Current> HeapImpl::FindCurrent(std::string_view name) {
+  Current c;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto index = FindAny(name);
+    if (!index.ok()) return index.status();
+    if (ReadCurrent(*index, name, &c)) return c;
+  }
+  if (read_only_) return Status::Busy("object '" + std::string(name) + "' keeps changing");
+  Op op(this);
+  auto index = FindLocked(name);
+  const bool found = index.ok() && ReadCurrent(*index, name, &c);
+  op.Finish();
+  if (!index.ok()) return index.status();
+  if (!found) return Status::Corruption("name index entry for '" + std::string(name) + "' names another record");
+  return c;
+}
+
+Result<std::span<std::byte>> HeapImpl::DataOf(const Current& c, std::string_view name) const {
+  std::byte* p = space_->Bytes(c.data_off, c.size);
   if (!p) return Status::Corruption("object '" + std::string(name) + "' has out-of-bounds data");
-  return std::span<std::byte>(p, r->size);
+  return std::span<std::byte>(p, c.size);
 }
 
 Result<std::span<std::byte>> HeapImpl::Find(std::string_view name) {
-  auto index = FindAny(name);
-  if (!index.ok()) return index.status();
-  return DataOf(*index, name);
+  auto c = FindCurrent(name);
+  if (!c.ok()) return c.status();
+  return DataOf(*c, name);
 }
 
 Result<ObjectId> HeapImpl::Lookup(std::string_view name) {
-  auto index = FindAny(name);
-  if (!index.ok()) return index.status();
-  return ObjectId{*index + 1, Record(*index)->generation};
+  auto c = FindCurrent(name);
+  if (!c.ok()) return c.status();
+  return ObjectId{c->index + 1, c->generation};
 }
 
 Result<std::uint64_t> HeapImpl::Version(std::string_view name) {
-  auto index = FindAny(name);
-  if (!index.ok()) return index.status();
-  return AtomicField(Record(*index)->version).load(std::memory_order_acquire);
+  auto c = FindCurrent(name);
+  if (!c.ok()) return c.status();
+  return c->version;
 }
 
 Result<bool> HeapImpl::IsCurrent(std::string_view name, std::uint64_t version) {

@@ -29,14 +29,18 @@ std::string UuidString(const std::uint8_t* u) {
 
 ObjectInfo HeapImpl::InfoOf(std::uint64_t index, const ObjectRecord& r) const {
   // Stat and List call this without the heap mutex (and check the record
-  // again afterwards): every field is loaded atomically.
+  // again afterwards): every field is loaded atomically. The version first,
+  // with acquire: writers store a new size (or data) before they bump the
+  // version, so the size read after it is never older than the version; a
+  // reader pairing a new version with an old size would tell the file system
+  // the kernel's cached size is current when it is not.
   ObjectInfo info;
+  info.version = AtomicField(const_cast<ObjectRecord&>(r).version).load(std::memory_order_acquire);
   info.id = ObjectId{index + 1, LoadGeneration(r)};
   info.name = Str(*space_, LoadRelaxed(r.name_off), LoadRelaxed(r.name_len));
   info.size = LoadRelaxed(r.size);
   info.capacity = LoadRelaxed(r.capacity);
   info.offset = LoadRelaxed(r.data_off);
-  info.version = AtomicField(const_cast<ObjectRecord&>(r).version).load(std::memory_order_acquire);
   info.type = Str(*space_, LoadRelaxed(r.type_off), LoadRelaxed(r.type_len));
   info.attr = ObjectAttr{LoadRelaxed(r.mode), LoadRelaxed(r.uid), LoadRelaxed(r.gid)};
   info.atime_ns = LoadRelaxed(r.atime_ns);
@@ -134,9 +138,9 @@ HeapStats HeapImpl::Stats() {
   st.uuid = UuidString(sb->uuid);
   for (std::uint64_t i = 0, n = records_->high(); i < n; ++i) {
     const ObjectRecord* r = Record(i);
-    if (r && r->state == format::kRecordLive) {
+    if (r && LoadState(*r) == format::kRecordLive) {  // no heap mutex: a snapshot
       ++st.objects;
-      st.object_bytes += r->size;
+      st.object_bytes += LoadRelaxed(r->size);
     }
   }
   st.clients = static_cast<std::uint32_t>(clients_->Attached().size());

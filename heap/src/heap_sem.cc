@@ -5,6 +5,7 @@
 // Waiters sleep on `count` itself; posters wake one when `waiters` is
 // non-zero. Operations pin the object so that a concurrent Remove cannot
 // free the words under them (the pin keeps the version alive).
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -100,16 +101,19 @@ Status HeapImpl::SemPost(std::string_view name) {
 
 Result<std::uint32_t> HeapImpl::SemValue(std::string_view name) {
   if (read_only_) {
-    // No pin (it would write the mapping): a semaphore's words never move,
-    // and a chunk freed meanwhile stays mapped, so the load is safe and at
-    // worst reports a semaphore removed a moment ago.
-    auto d = Find(name);
-    if (!d.ok()) return d.status();
-    auto* w = d->size() >= 16 ? space_->At<std::uint32_t>(space_->OffsetOf(d->data()), 4) : nullptr;
-    if (!w || AtomicField(w[kMagic]).load(std::memory_order_acquire) != kSemMagic) {
+    // No pin (it would write the mapping): a seqlock copy of the words,
+    // which is one version of this very object's bytes (ReadUnpinned).
+    auto id = Lookup(name);
+    if (!id.ok()) return id.status();
+    std::uint32_t w[4] = {};
+    auto n = ReadUnpinned(*id, 0, sizeof(w), [&](std::span<const std::byte> b) {
+      std::memcpy(w, b.data(), std::min(b.size(), sizeof(w)));
+    });
+    if (!n.ok()) return n.status();
+    if (*n < sizeof(w) || w[kMagic] != kSemMagic) {
       return Status::InvalidArgument("'" + std::string(name) + "' is not a semaphore");
     }
-    return AtomicField(w[kCount]).load(std::memory_order_acquire);
+    return w[kCount];
   }
   std::uint32_t value = 0;
   Status s = WithSemaphore(name, [&](std::uint32_t* w) {

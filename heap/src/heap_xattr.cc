@@ -21,12 +21,14 @@ std::size_t Pad8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
 }  // namespace
 
-Result<HeapImpl::Xattrs> HeapImpl::LoadXattrs(std::uint64_t index) const {
+Result<HeapImpl::Xattrs> HeapImpl::LoadXattrs(std::uint64_t index, std::uint64_t* link_read) const {
   Xattrs out;
   const format::ObjectRecord* r = Record(index);
-  if (!r->link) return out;
-  const std::uint64_t cap = arena_->Capacity(r->link);
-  const std::byte* p = space_->Bytes(r->link, cap);
+  const std::uint64_t link = LoadRelaxed(r->link);  // once: see LoadXattrsOf
+  if (link_read) *link_read = link;
+  if (!link) return out;
+  const std::uint64_t cap = arena_->Capacity(link);
+  const std::byte* p = space_->Bytes(link, cap);
   if (!p || cap < 8) return Status::Corruption("attribute block of record " + std::to_string(index));
   std::uint32_t magic, count;
   std::memcpy(&magic, p, 4);
@@ -83,15 +85,21 @@ Status HeapImpl::StoreXattrs(std::uint64_t index, const Xattrs& xattrs) {
 
 Result<HeapImpl::Xattrs> HeapImpl::LoadXattrsOf(ObjectId id) {
   if (read_only_) {
-    // No heap mutex for a read-only client: resolve, read, and resolve again,
-    // so that a record freed or reused meanwhile gives kStale, never the
-    // attributes of another object. Every offset LoadXattrs follows is
-    // bounds-checked, so a block freed under it reads as corrupt at worst.
-    auto index = Resolve(id);
-    if (!index.ok()) return index.status();
-    auto all = LoadXattrs(*index);
-    SHMHEAP_RETURN_IF_ERROR(Resolve(id).status());
-    return all;
+    // No heap mutex for a read-only client: resolve, read the block, and
+    // check that the record still is this object and still points at that
+    // block, so that a record reused, or a block replaced (and perhaps
+    // reused by another object) meanwhile, is read again, never reported.
+    // Every offset LoadXattrs follows is bounds-checked.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      auto index = Resolve(id);
+      if (!index.ok()) return index.status();
+      std::uint64_t link = 0;
+      auto all = LoadXattrs(*index, &link);
+      SHMHEAP_RETURN_IF_ERROR(Resolve(id).status());
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (LoadRelaxed(Record(*index)->link) == link) return all;
+    }
+    return Status::Busy("extended attributes keep changing");
   }
   // Resolved under the heap mutex: the record cannot be freed and reused
   // between the check and the read.

@@ -49,15 +49,17 @@ Result<std::uint64_t> RecordTable::Allocate() {
   // the logged index): a rollback makes it free again whatever they hold. So
   // they are written directly, except `link`, which still chains the free
   // list that a rollback restores.
-  r->data_off = 0;
-  r->size = 0;
-  r->capacity = 0;
-  r->name_off = 0;
-  r->name_len = 0;
-  r->name_hash = 0;
-  r->type_off = 0;
-  r->type_len = 0;
-  r->refs = 0;
+  // (Relaxed atomic stores: a lock-free Stat by a stale id may be reading
+  // them; it then finds the new generation and gives up.)
+  StoreRelaxed(r->data_off, std::uint64_t{0});
+  StoreRelaxed(r->size, std::uint64_t{0});
+  StoreRelaxed(r->capacity, std::uint64_t{0});
+  StoreRelaxed(r->name_off, std::uint64_t{0});
+  StoreRelaxed(r->name_len, 0u);
+  StoreRelaxed(r->name_hash, 0u);
+  StoreRelaxed(r->type_off, std::uint64_t{0});
+  StoreRelaxed(r->type_len, 0u);
+  StoreRelaxed(r->refs, 0u);
   log_->Set(r->link, std::uint64_t{0});
   log_->Set(sb->records_live, sb->records_live + 1);
   return index;
