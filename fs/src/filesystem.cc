@@ -149,16 +149,54 @@ void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_
   InodeState& s = inodes_[ino];
   if (s.generation != generation) s = InodeState{};
   s.generation = generation;
+  const bool fresh = s.nlookup == 0;
   s.nlookup += 1;
-  s.attr_version = attr_version;
+  if (attr_version == kNoVersion) return;
+  // A first lookup's attributes are all the kernel has of this daemon's
+  // inode; otherwise they join what it may already cache.
+  s.attr_oldest = (fresh || s.attr_oldest == kAttrsDropped) ? attr_version : std::min(s.attr_oldest, attr_version);
 }
 
 void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
+  bool kept = false;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end()) return;
+    it->second.nlookup -= std::min(nlookup, it->second.nlookup);
+    if (it->second.nlookup != 0) return;
+    kept = it->second.kept;
+    generation = it->second.generation;
+    it->second.kept = false;
+    if (it->second.kernel_changes == 0) inodes_.erase(it);
+  }
+  if (kept) ReleaseKept(ino, generation);  // the heap's mutex: not under inodes_mu_
+}
+
+void Filesystem::KeepForKernel(const Node& n) {
+  if (n.kind != Node::kObject) return;
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(n.ino);
+    if (it == inodes_.end() || it->second.nlookup == 0 || it->second.kept ||
+        it->second.generation != n.id.generation) {
+      return;
+    }
+    it->second.kept = true;  // claimed before the Ref, so a second caller stops here
+  }
+  Status s = n.heap->heap->Ref(n.id);
+  if (s.ok()) return;
+  SPDLOG_LOGGER_DEBUG(Log(), "inode {}: not kept for the kernel: {}", n.ino, s.ToString());
   std::lock_guard<std::mutex> g(inodes_mu_);
-  auto it = inodes_.find(ino);
-  if (it == inodes_.end()) return;
-  it->second.nlookup -= std::min(nlookup, it->second.nlookup);
-  if (it->second.nlookup == 0 && it->second.kernel_changes == 0) inodes_.erase(it);
+  if (auto it = inodes_.find(n.ino); it != inodes_.end()) it->second.kept = false;
+}
+
+void Filesystem::ReleaseKept(fuse_ino_t ino, std::uint64_t generation) {
+  auto heap = registry_.BySlot(SlotOf(ino));
+  if (!heap || !heap->heap) return;
+  Status s = heap->heap->Unref(ObjectId{InodeOf(ino), generation});
+  if (!s.ok()) Log()->warn("inode {}: releasing the reference kept for the kernel: {}", ino, s.ToString());
 }
 
 std::uint64_t Filesystem::AddHandle(std::shared_ptr<OpenFile> f) {
@@ -210,16 +248,29 @@ bool Filesystem::NoteVersion(fuse_ino_t ino, std::uint64_t version) {
 }
 
 void Filesystem::NoteAttrs(fuse_ino_t ino, std::uint64_t version) {
+  if (version == kNoVersion) return;
   std::lock_guard<std::mutex> g(inodes_mu_);
   auto it = inodes_.find(ino);
-  if (it != inodes_.end()) it->second.attr_version = version;
+  if (it == inodes_.end()) return;
+  std::uint64_t& oldest = it->second.attr_oldest;
+  oldest = oldest == kAttrsDropped ? version : std::min(oldest, version);
+}
+
+void Filesystem::NoteKernelRefetches(fuse_ino_t ino) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  auto it = inodes_.find(ino);
+  if (it != inodes_.end()) it->second.attr_oldest = kAttrsDropped;
 }
 
 void Filesystem::RefreshAttrsIfStale(fuse_ino_t ino, std::uint64_t version) {
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
     auto it = inodes_.find(ino);
-    if (it != inodes_.end() && it->second.attr_version == version) return;
+    if (it != inodes_.end()) {
+      std::uint64_t& oldest = it->second.attr_oldest;
+      if (oldest == kAttrsDropped || oldest == version) return;
+      oldest = kAttrsDropped;  // before the notify: a reply noted after it is kept
+    }
   }
   if (!se_) return;
   // Attributes only (offset < 0): no inode or page lock.
@@ -250,16 +301,33 @@ void Filesystem::InvalidateIfChanged(fuse_ino_t ino) {
   if (!node.ok() || node->kind != Node::kObject) return;
   auto info = node->heap->heap->Stat(node->id);
   if (!info.ok()) return;
+  std::uint64_t seen;
+  {
+    // No exception for a kernel-made change in flight (KernelChange): that
+    // scope keeps only the watcher away. A grant whose caller then reads the
+    // old pages loses a library client's write; an extra drop costs a read.
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end() || !it->second.watched || it->second.version_seen == info->version) return;
+    seen = it->second.version_seen;
+    it->second.attr_oldest = kAttrsDropped;
+  }
+  DropCacheThenRecord(ino, seen, info->version);
+}
+
+void Filesystem::DropCacheThenRecord(fuse_ino_t ino, std::uint64_t seen, std::uint64_t version) {
+  // In this order: another grant that finds `version` recorded returns at
+  // once, so the pages must already be gone. (Recorded first, a concurrent
+  // grant, or the watcher racing a grant, let a lock holder read the old
+  // pages: the PUPS counter lost increments.)
+  const int rc = fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
     auto it = inodes_.find(ino);
-    if (it == inodes_.end() || !it->second.watched || it->second.kernel_changes > 0 ||
-        it->second.version_seen == info->version) {
-      return;
-    }
-    it->second.version_seen = info->version;
+    // Unless it moved on meanwhile (a write of the kernel's own, noted).
+    if (it != inodes_.end() && it->second.version_seen == seen) it->second.version_seen = version;
   }
-  fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
+  SPDLOG_LOGGER_DEBUG(Log(), "object {} changed outside the mount (version {}): cache dropped ({})", ino, version, rc);
 }
 
 void Filesystem::WatchLoop() {
@@ -288,12 +356,9 @@ void Filesystem::WatchLoop() {
         if (it == inodes_.end() || it->second.version_seen != seen || it->second.kernel_changes > 0) {
           continue;  // changed meanwhile, or the kernel is changing it
         }
-        it->second.version_seen = info->version;
+        it->second.attr_oldest = kAttrsDropped;
       }
-      int rc = fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
-      (void)rc;
-      SPDLOG_LOGGER_DEBUG(Log(), "object {} changed outside the mount (version {}): cache dropped ({})", ino,
-                          info->version, rc);
+      DropCacheThenRecord(ino, seen, info->version);
     }
   }
 }

@@ -99,8 +99,19 @@ class Filesystem {
   // Inode table. `attr_version`: the version of the attributes handed to
   // the kernel with the entry (kNoVersion: not an object).
   static constexpr std::uint64_t kNoVersion = ~0ull;
+  // InodeState::attr_oldest when the kernel caches no attributes the daemon
+  // must doubt (none since they were dropped, or only ones it will refetch).
+  static constexpr std::uint64_t kAttrsDropped = ~0ull - 1;
   void Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version);
   void Forget(fuse_ino_t ino, std::uint64_t nlookup);
+  // Keeps object `n` readable while the kernel still knows its inode (until
+  // its FORGET), even once a rename over its name unlinks it: a process whose
+  // path walk found the old inode just before the rename then opens the old
+  // version, as on a local file system, instead of failing with ESTALE
+  // (which the kernel retries only once, so a writer replacing a file in a
+  // loop made readers fail). No-op if the kernel does not know the inode or
+  // it is already kept.
+  void KeepForKernel(const Node& n);
 
   // Open handles.
   std::uint64_t AddHandle(std::shared_ptr<OpenFile> f);
@@ -118,14 +129,21 @@ class Filesystem {
   // returns true if it was already that (the page cache may be kept).
   bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
 
-  // The kernel now caches attributes of `version` of the object (a reply
-  // carried them, or the kernel updated its own after a write it made).
+  // Attribute coherence. The daemon keeps, per inode, the oldest version
+  // of the attributes it handed the kernel since it last dropped them: the
+  // kernel may apply the replies in any order, or drop one, so only the
+  // oldest is safe to assume.
+  //  NoteAttrs: a reply carries attributes of `version`.
+  //  NoteKernelRefetches: the kernel invalidated its cached size itself (a
+  //    write or fallocate it made), so it asks before it trusts it again.
+  //  RefreshAttrsIfStale (at open): if the kernel may hold attributes older
+  //    than `version` (a library client changed the object since), drops
+  //    them, so the size it reads up to is the object's. Without this, a
+  //    reader opening a file that a library client grew read up to the old
+  //    size until the attribute timeout. Safe inside a handler (attributes
+  //    only: no inode or page lock).
   void NoteAttrs(fuse_ino_t ino, std::uint64_t version);
-  // At open: if the kernel's cached attributes are of another version than
-  // `version` (a library client changed the object since), drops them, so
-  // that the size it reads up to is the object's. Without this, a reader
-  // opening a file that a library client grew read up to the old size
-  // until the attribute timeout. Safe inside a handler (takes no inode lock).
+  void NoteKernelRefetches(fuse_ino_t ino);
   void RefreshAttrsIfStale(fuse_ino_t ino, std::uint64_t version);
 
   // Marks a change made on the kernel's behalf (write, truncate) as in
@@ -154,6 +172,9 @@ class Filesystem {
   // client changed the object since the kernel last saw it. Used before a
   // lock grant is answered.
   void InvalidateIfChanged(fuse_ino_t ino);
+  // Drops the kernel's pages and attributes of `ino`, then records `version`
+  // as what its cache reflects if it still records `seen`.
+  void DropCacheThenRecord(fuse_ino_t ino, std::uint64_t seen, std::uint64_t version);
 
  private:
   void WatchLoop();
@@ -169,10 +190,15 @@ class Filesystem {
     std::uint64_t generation = 0;
     std::uint64_t nlookup = 0;
     std::uint64_t version_seen = 0;
-    std::uint64_t attr_version = kNoVersion;  // of the attributes the kernel caches
+    // Oldest version of the attributes the kernel may cache (see NoteAttrs);
+    // 0 = unknown (as old as can be), kAttrsDropped = none to doubt.
+    std::uint64_t attr_oldest = 0;
     bool watched = false;  // opened: the kernel may cache its pages
     std::uint32_t kernel_changes = 0;  // KernelChange scopes open on it
+    bool kept = false;                 // KeepForKernel holds a reference
   };
+  // Releases the reference KeepForKernel took on `ino`'s object.
+  void ReleaseKept(fuse_ino_t ino, std::uint64_t generation);
   std::mutex inodes_mu_;
   std::unordered_map<fuse_ino_t, InodeState> inodes_;  // GUARDED_BY(inodes_mu_)
 

@@ -123,7 +123,12 @@ void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
     auto heap = fs->HeapOf(*dir);
     if (!heap.ok()) return ReplyErrno(req, ENOTDIR);
     // An object still open keeps its data until the last close (the daemon
-    // holds a reference per open file).
+    // holds a reference per open file), and one the kernel still knows stays
+    // readable until it forgets it (KeepForKernel): an open racing the
+    // unlink then opens it, as on a local file system, not ESTALE.
+    if (auto victim = (*heap)->Lookup(name); victim.ok()) {
+      fs->KeepForKernel(Node{Node::kObject, ObjectNode(dir->heap->slot, victim->inode), dir->heap, *victim});
+    }
     Status s = (*heap)->Remove(name);
     if (!s.ok()) return ReplyError(req, s, "unlink");
     ReplyErrno(req, 0);
@@ -145,6 +150,13 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     }
     if (from->kind != Node::kHeap || to->kind != Node::kHeap) return ReplyErrno(req, EXDEV);
     if (from->heap != to->heap) return ReplyErrno(req, EXDEV);  // objects cannot move between heaps
+    // The object a rename over `newname` unlinks stays readable for the
+    // kernel's references to it (KeepForKernel).
+    if (!no_replace) {
+      if (auto victim = to->heap->heap->Lookup(newname); victim.ok()) {
+        fs->KeepForKernel(Node{Node::kObject, ObjectNode(to->heap->slot, victim->inode), to->heap, *victim});
+      }
+    }
     Status s = from->heap->heap->Rename(name, newname, no_replace);
     if (!s.ok()) return ReplyError(req, s, "rename");
     ReplyErrno(req, 0);

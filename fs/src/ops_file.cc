@@ -170,11 +170,10 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     if (!r.ok()) return ReplyError(req, r.status(), "write");
     f->wrote.store(true, std::memory_order_relaxed);
     // The kernel's cache already holds what it wrote: not a foreign change.
-    // Its attributes too: it sets the size a write extends to itself.
-    if (auto info = heap.Stat(f->node.id); info.ok()) {
-      fs->NoteVersion(ino, info->version);
-      fs->NoteAttrs(ino, info->version);
-    }
+    // After a write(2) it also invalidates its cached size itself; after a
+    // write-back of mapped pages it does not.
+    if (auto info = heap.Stat(f->node.id); info.ok()) fs->NoteVersion(ino, info->version);
+    if (!fi->writepage) fs->NoteKernelRefetches(ino);
     fuse_reply_write(req, size);
   });
 }
@@ -235,10 +234,8 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
       Filesystem::KernelChange change(fs, ino);
       Status s = heap.Truncate(f->node.id, end);
       if (!s.ok()) return ReplyError(req, s, "fallocate");
-      if (auto v = heap.Stat(f->node.id); v.ok()) {
-        fs->NoteVersion(ino, v->version);
-        fs->NoteAttrs(ino, v->version);  // the kernel sets the new size itself
-      }
+      if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteVersion(ino, v->version);
+      fs->NoteKernelRefetches(ino);  // it invalidates its cached size itself
     }
     ReplyErrno(req, 0);
   });
