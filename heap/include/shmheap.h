@@ -116,9 +116,11 @@ void *shrealloc(shmheap_t *h, void *ptr, size_t size);
 int shfree(shmheap_t *h, void *ptr);
 
 /* Finds a named object without locking it. Stores its size in *size if size
- * is not NULL. Returns its address, or NULL with errno ENOENT. The address
- * may be invalidated by another process freeing or resizing the object:
- * lock it (shmheap_lock_object_name) to use it safely. */
+ * is not NULL. Returns its address, or NULL with errno ENOENT (or, for a
+ * heap attached SHMHEAP_RDONLY, which cannot take the heap's mutex, EAGAIN
+ * if the object kept being replaced or resized through 64 attempts). The
+ * address may be invalidated by another process freeing or resizing the
+ * object: lock it (shmheap_lock_object_name) to use it safely. */
 void *shmheap_find(shmheap_t *h, const char *name, size_t *size);
 
 /* PUPS msm_lockobjectname. op SHMHEAP_LOCK blocks until `name` is locked in
@@ -133,7 +135,7 @@ void *shmheap_lock_object_name(shmheap_t *h, int op, const char *name, int mode)
 
 /* The object's version: it changes on every write-unlock, resize and
  * replace. Returns 0 with errno ENOENT if there is no such object (versions
- * are >= 1). */
+ * are >= 1), or, read-only, 0 with EAGAIN as shmheap_find. */
 uint64_t shmheap_version(shmheap_t *h, const char *name);
 
 /* Sets the type string of an object (PUPS type-information table); at most

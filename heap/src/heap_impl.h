@@ -160,8 +160,10 @@ class HeapImpl final : public Heap {
     std::uint64_t index = 0, generation = 0, version = 0, data_off = 0, size = 0;
   };
   Result<Current> FindCurrent(std::string_view name);
-  // Reads `index`'s fields into *c and returns whether it still holds `name`.
-  bool ReadCurrent(std::uint64_t index, std::string_view name, Current* c) const;
+  // Reads `index`'s fields into *c and returns whether they are one
+  // consistent snapshot of the live object named `name` (`under_mutex`: the
+  // caller holds the heap mutex, so offset and size are stable).
+  bool ReadCurrent(std::uint64_t index, std::string_view name, bool under_mutex, Current* c) const;
   // The data of `c`, bounds-checked.
   Result<std::span<std::byte>> DataOf(const Current& c, std::string_view name) const;
   format::ObjectRecord* Record(std::uint64_t index) const { return records_->Get(index); }

@@ -1,5 +1,6 @@
 // HeapImpl: named and anonymous allocation, lookup, replace/resize, remove,
 // rename, and the freeing of orphans and retired versions.
+#include <sched.h>
 #include <time.h>
 
 #include <cstring>
@@ -47,7 +48,9 @@ Result<std::uint64_t> HeapImpl::FindAny(std::string_view name) {
 Result<std::uint64_t> HeapImpl::StoreString(std::string_view s, std::uint64_t owner) {
   auto chunk = arena_->Allocate(s.size(), owner);
   if (!chunk.ok()) return chunk.status();
-  std::memcpy(space_->Bytes(*chunk, s.size()), s.data(), s.size());  // fresh chunk: unlogged
+  // Fresh chunk: unlogged. StoreRacy: a lock-free Stat may be copying the
+  // name this chunk held before it was freed (and will then drop the copy).
+  StoreRacy(space_->Bytes(*chunk, s.size()), s.data(), s.size());
   return *chunk;
 }
 
@@ -339,30 +342,54 @@ Status HeapImpl::SetTypeIndex(std::uint64_t index, std::string_view type) {
   return Status::Ok();
 }
 
-bool HeapImpl::ReadCurrent(std::uint64_t index, std::string_view name, Current* c) const {
-  const ObjectRecord* r = Record(index);
+bool HeapImpl::ReadCurrent(std::uint64_t index, std::string_view name, bool under_mutex, Current* c) const {
+  ObjectRecord* r = Record(index);
   if (!r) return false;
+  // A seqlock read, as ReadUnpinned: the data offset and size change only
+  // inside the record's lock-word section, with a version bump, so a
+  // snapshot with no section open at either end and the same version and
+  // fields at both ends is one version's. Under the heap mutex they cannot
+  // change at all.
+  auto in_section = [&] {
+    return !under_mutex &&
+           (AtomicField(r->lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) != 0;
+  };
   c->index = index;
-  c->version = AtomicField(const_cast<ObjectRecord*>(r)->version).load(std::memory_order_acquire);
+  c->version = AtomicField(r->version).load(std::memory_order_acquire);
+  if (in_section()) return false;
   c->generation = LoadGeneration(*r);
   c->data_off = LoadRelaxed(r->data_off);
   c->size = LoadRelaxed(r->size);
   const std::uint32_t len = LoadRelaxed(r->name_len);
-  const std::byte* p = len == name.size() ? space_->Bytes(LoadRelaxed(r->name_off), len) : nullptr;
-  return p && std::memcmp(p, name.data(), len) == 0 && StillHolds(*r, c->generation, true);
+  const std::byte* p =
+      len == name.size() && len <= format::kMaxNameLen ? space_->Bytes(LoadRelaxed(r->name_off), len) : nullptr;
+  if (!p) return false;
+  char copy[format::kMaxNameLen];
+  CopyRacy(copy, p, len);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (in_section() || AtomicField(r->version).load(std::memory_order_acquire) != c->version ||
+      LoadRelaxed(r->data_off) != c->data_off || LoadRelaxed(r->size) != c->size) {
+    return false;
+  }
+  return std::memcmp(copy, name.data(), len) == 0 && StillHolds(*r, c->generation, true);
 }
 
 Result<HeapImpl::Current> HeapImpl::FindCurrent(std::string_view name) {
+  constexpr int kAttempts = 64;
   Current c;
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt >= 4) {
+      if (!read_only_) break;  // the heap mutex settles it at once
+      sched_yield();
+    }
     auto index = FindAny(name);
     if (!index.ok()) return index.status();
-    if (ReadCurrent(*index, name, &c)) return c;
+    if (ReadCurrent(*index, name, false, &c)) return c;
   }
-  if (read_only_) return Status::Busy("object '" + std::string(name) + "' keeps changing");
+  if (read_only_) return Status::Busy("object '" + std::string(name) + "' kept changing");
   Op op(this);
   auto index = FindLocked(name);
-  const bool found = index.ok() && ReadCurrent(*index, name, &c);
+  const bool found = index.ok() && ReadCurrent(*index, name, true, &c);
   op.Finish();
   if (!index.ok()) return index.status();
   if (!found) return Status::Corruption("name index entry for '" + std::string(name) + "' names another record");

@@ -13,9 +13,13 @@ using format::ObjectRecord;
 
 namespace {
 
+// (Lock-free readers call this on chunks that may be freed meanwhile.)
 std::string Str(const Space& space, std::uint64_t off, std::uint32_t len) {
   const std::byte* p = len ? space.Bytes(off, len) : nullptr;
-  return p ? std::string(reinterpret_cast<const char*>(p), len) : std::string();
+  if (!p) return std::string();
+  std::string s(len, '\0');
+  CopyRacy(s.data(), p, len);
+  return s;
 }
 
 std::string UuidString(const std::uint8_t* u) {
