@@ -130,6 +130,10 @@ Result<struct stat> Filesystem::StatNode(const Node& n, std::uint64_t* version) 
   return out;
 }
 
+void Filesystem::ReplyEntry(fuse_req_t req, const fuse_entry_param& e) {
+  if (fuse_reply_entry(req, &e) != 0 && e.ino != 0) Forget(e.ino, 1);
+}
+
 Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
   std::uint64_t version = kNoVersion;
   auto st = StatNode(n, &version);
@@ -145,9 +149,24 @@ Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
 }
 
 void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version) {
-  std::lock_guard<std::mutex> g(inodes_mu_);
+  std::uint64_t release = 0;
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    RememberLocked(ino, generation, attr_version, &release);
+  }
+  if (release) ReleaseKept(ino, release);
+}
+
+void Filesystem::RememberLocked(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version,
+                                std::uint64_t* release) {
   InodeState& s = inodes_[ino];
-  if (s.generation != generation) s = InodeState{};
+  if (s.generation != generation) {
+    // Another object now has this inode number (the old one is gone, so
+    // nothing should be kept for it; if it was, let it go). A claim in
+    // progress is abandoned: KeepForKernel sees that and undoes its Ref.
+    if (s.kept == InodeState::Kept::kYes) *release = s.generation;
+    s = InodeState{};
+  }
   s.generation = generation;
   const bool fresh = s.nlookup == 0;
   s.nlookup += 1;
@@ -158,20 +177,20 @@ void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_
 }
 
 void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
-  bool kept = false;
-  std::uint64_t generation = 0;
+  std::uint64_t release = 0;  // generation whose kept reference to drop
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
-    it->second.nlookup -= std::min(nlookup, it->second.nlookup);
-    if (it->second.nlookup != 0) return;
-    kept = it->second.kept;
-    generation = it->second.generation;
-    it->second.kept = false;
-    if (it->second.kernel_changes == 0) inodes_.erase(it);
+    InodeState& st = it->second;
+    st.nlookup -= std::min(nlookup, st.nlookup);
+    if (st.nlookup != 0) return;
+    if (st.kept == InodeState::Kept::kClaiming) return;  // KeepForKernel settles it
+    if (st.kept == InodeState::Kept::kYes) release = st.generation;
+    st.kept = InodeState::Kept::kNo;
+    if (st.kernel_changes == 0) inodes_.erase(it);
   }
-  if (kept) ReleaseKept(ino, generation);  // the heap's mutex: not under inodes_mu_
+  if (release) ReleaseKept(ino, release);  // takes the heap's mutex: not under inodes_mu_
 }
 
 void Filesystem::KeepForKernel(const Node& n) {
@@ -179,17 +198,30 @@ void Filesystem::KeepForKernel(const Node& n) {
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
     auto it = inodes_.find(n.ino);
-    if (it == inodes_.end() || it->second.nlookup == 0 || it->second.kept ||
+    if (it == inodes_.end() || it->second.nlookup == 0 || it->second.kept != InodeState::Kept::kNo ||
         it->second.generation != n.id.generation) {
       return;
     }
-    it->second.kept = true;  // claimed before the Ref, so a second caller stops here
+    it->second.kept = InodeState::Kept::kClaiming;
   }
-  Status s = n.heap->heap->Ref(n.id);
-  if (s.ok()) return;
-  SPDLOG_LOGGER_DEBUG(Log(), "inode {}: not kept for the kernel: {}", n.ino, s.ToString());
-  std::lock_guard<std::mutex> g(inodes_mu_);
-  if (auto it = inodes_.find(n.ino); it != inodes_.end()) it->second.kept = false;
+  const Status s = n.heap->heap->Ref(n.id);
+  bool undo = false;
+  {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    auto it = inodes_.find(n.ino);
+    if (it == inodes_.end() || it->second.kept != InodeState::Kept::kClaiming ||
+        it->second.generation != n.id.generation) {
+      undo = s.ok();  // the claim was abandoned (the inode number went to another object)
+    } else if (it->second.nlookup == 0) {  // forgotten while we took it
+      undo = s.ok();
+      it->second.kept = InodeState::Kept::kNo;
+      if (it->second.kernel_changes == 0) inodes_.erase(it);
+    } else {
+      it->second.kept = s.ok() ? InodeState::Kept::kYes : InodeState::Kept::kNo;
+    }
+  }
+  if (undo) (void)n.heap->heap->Unref(n.id);
+  if (!s.ok()) SPDLOG_LOGGER_DEBUG(Log(), "inode {}: not kept for the kernel: {}", n.ino, s.ToString());
 }
 
 void Filesystem::ReleaseKept(fuse_ino_t ino, std::uint64_t generation) {
@@ -276,6 +308,13 @@ void Filesystem::RefreshAttrsIfStale(fuse_ino_t ino, std::uint64_t version) {
   // Attributes only (offset < 0): no inode or page lock.
   fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0);
   SPDLOG_LOGGER_DEBUG(Log(), "inode {}: cached attributes predate version {}, dropped at open", ino, version);
+}
+
+void Filesystem::NoteOwnChange(fuse_ino_t ino, std::uint64_t before, std::uint64_t after) {
+  std::lock_guard<std::mutex> g(inodes_mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || !it->second.watched) return;
+  if (it->second.version_seen == before) it->second.version_seen = after;
 }
 
 void Filesystem::NoteOwnUnlock(fuse_ino_t ino, std::uint64_t before, std::uint64_t after) {

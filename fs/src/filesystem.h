@@ -95,6 +95,10 @@ class Filesystem {
   struct stat StatObject(const Node& heap_dir, const ObjectInfo& info) const;
   // Fills an entry for a lookup reply and counts the lookup.
   Result<fuse_entry_param> Entry(const Node& n);
+  // fuse_reply_entry, undoing Entry's count if the reply did not reach the
+  // kernel (an interrupted request): a count the kernel will never FORGET
+  // would keep an object it holds for the kernel forever.
+  void ReplyEntry(fuse_req_t req, const fuse_entry_param& e);
 
   // Inode table. `attr_version`: the version of the attributes handed to
   // the kernel with the entry (kNoVersion: not an object).
@@ -128,6 +132,11 @@ class Filesystem {
   // Cache coherence: records the version the kernel's cache now reflects;
   // returns true if it was already that (the page cache may be kept).
   bool NoteVersion(fuse_ino_t ino, std::uint64_t version);
+  // A change the kernel made itself (a write, fallocate) took the object
+  // from version `before` to `after`: the cache reflects `after` if it
+  // reflected `before`; otherwise a foreign change came first, and the
+  // record stays behind so the next grant (or the watcher) drops the cache.
+  void NoteOwnChange(fuse_ino_t ino, std::uint64_t before, std::uint64_t after);
 
   // Attribute coherence. The daemon keeps, per inode, the oldest version
   // of the attributes it handed the kernel since it last dropped them: the
@@ -195,10 +204,14 @@ class Filesystem {
     std::uint64_t attr_oldest = 0;
     bool watched = false;  // opened: the kernel may cache its pages
     std::uint32_t kernel_changes = 0;  // KernelChange scopes open on it
-    bool kept = false;                 // KeepForKernel holds a reference
+    // KeepForKernel's reference: none, being taken (a Forget meanwhile leaves
+    // the entry for KeepForKernel to settle), held.
+    enum class Kept : std::uint8_t { kNo, kClaiming, kYes } kept = Kept::kNo;
   };
   // Releases the reference KeepForKernel took on `ino`'s object.
   void ReleaseKept(fuse_ino_t ino, std::uint64_t generation);
+  // Remember's work under inodes_mu_; *release: a kept generation to drop.
+  void RememberLocked(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version, std::uint64_t* release);
   std::mutex inodes_mu_;
   std::unordered_map<fuse_ino_t, InodeState> inodes_;  // GUARDED_BY(inodes_mu_)
 

@@ -43,7 +43,7 @@ void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) n
     if (!n.ok()) return ReplyError(req, n.status(), "mkdir");
     auto e = fs->Entry(*n);
     if (!e.ok()) return ReplyError(req, e.status(), "mkdir");
-    fuse_reply_entry(req, &*e);
+    fs->ReplyEntry(req, *e);
   });
 }
 
@@ -74,7 +74,7 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, d
     Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode), dir->heap, *id};
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "mknod");
-    fuse_reply_entry(req, &*e);
+    fs->ReplyEntry(req, *e);
   });
 }
 
@@ -96,7 +96,7 @@ void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* 
     Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode), dir->heap, *id};
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "symlink");
-    fuse_reply_entry(req, &*e);
+    fs->ReplyEntry(req, *e);
   });
 }
 
@@ -123,12 +123,10 @@ void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
     auto heap = fs->HeapOf(*dir);
     if (!heap.ok()) return ReplyErrno(req, ENOTDIR);
     // An object still open keeps its data until the last close (the daemon
-    // holds a reference per open file), and one the kernel still knows stays
-    // readable until it forgets it (KeepForKernel): an open racing the
-    // unlink then opens it, as on a local file system, not ESTALE.
-    if (auto victim = (*heap)->Lookup(name); victim.ok()) {
-      fs->KeepForKernel(Node{Node::kObject, ObjectNode(dir->heap->slot, victim->inode), dir->heap, *victim});
-    }
+    // holds a reference per open file). Unlike a rename over a name, an
+    // unlink does not keep it for the kernel (KeepForKernel): its space comes
+    // back at once, and an open that raced the unlink gets ESTALE, which the
+    // kernel retries as a fresh lookup (ENOENT).
     Status s = (*heap)->Remove(name);
     if (!s.ok()) return ReplyError(req, s, "unlink");
     ReplyErrno(req, 0);

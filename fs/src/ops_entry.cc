@@ -113,7 +113,7 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
     }
     auto e = fs->Entry(*child);
     if (!e.ok()) return ReplyError(req, e.status(), "lookup");
-    fuse_reply_entry(req, &*e);
+    fs->ReplyEntry(req, *e);
   });
 }
 
@@ -170,6 +170,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
     } else {
       Filesystem::KernelChange change(fs, ino);
       Heap& heap = *n->heap->heap;
+      const auto before = heap.Stat(n->id);
       // Under KILLPRIV_V2 the kernel leaves set-ID clearing on truncate and
       // chown to us (kernel_io.h). A chown(2) arrives as a change of owner
       // or group, or, for chown(f, -1, -1), as a SETATTR that changes
@@ -196,7 +197,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, st
         auto info = heap.SetAttr(n->id, c);
         if (!info.ok()) return ReplyError(req, info.status(), "setattr");
       }
-      if (auto v = heap.Stat(n->id); v.ok()) fs->NoteVersion(ino, v->version);
+      if (auto v = heap.Stat(n->id); v.ok() && before.ok()) fs->NoteOwnChange(ino, before->version, v->version);
     }
     std::uint64_t version = Filesystem::kNoVersion;
     auto st = fs->StatNode(*n, &version);

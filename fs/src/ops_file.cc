@@ -26,8 +26,14 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
                  const fuse_entry_param* created) {
   fs->read_ahead().ApplyOnce();  // before the kernel sizes this file's window
   Heap& heap = *n.heap->heap;
+  // A CREATE whose reply never reaches the kernel must not leave Entry's
+  // lookup count behind (Filesystem::ReplyEntry).
+  auto fail = [&](const Status& s) {
+    if (created) fs->Forget(created->ino, 1);
+    ReplyError(req, s, "open");
+  };
   Status s = heap.Ref(n.id);
-  if (!s.ok()) return ReplyError(req, s, "open");
+  if (!s.ok()) return fail(s);
   fuse_entry_param entry{};
   if (created) entry = *created;
   if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -37,7 +43,7 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
     if (t.ok()) t = fs->DropSetIdBits(req, n, SetIdCause::kModify, true);
     if (!t.ok()) {
       (void)heap.Unref(n.id);
-      return ReplyError(req, t, "open");
+      return fail(t);
     }
     // A CREATE that found the object: the entry was made before the
     // truncation, and the kernel would cache its size and set-ID bits.
@@ -63,6 +69,7 @@ void ReplyOpened(fuse_req_t req, Filesystem* fs, const Node& n, struct fuse_file
   if (rc == -ENOENT) {  // the opener was interrupted: undo
     fs->RemoveHandle(fi->fh);
     (void)heap.Unref(n.id);
+    if (created) fs->Forget(created->ino, 1);
   }
 }
 
@@ -149,6 +156,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     // the backing file's page cache, which every mapping of the heap shares:
     // no copy through the daemon's memory and no page faults.
     Filesystem::KernelChange change(fs, ino);
+    const auto before = heap.Stat(f->node.id);
     auto r = heap.WriteVia(f->node.id, static_cast<std::uint64_t>(off), size, [&](std::uint64_t file_off) {
       struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
       dst.buf[0].flags = static_cast<enum fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
@@ -172,7 +180,9 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* bufv, off_t 
     // The kernel's cache already holds what it wrote: not a foreign change.
     // After a write(2) it also invalidates its cached size itself; after a
     // write-back of mapped pages it does not.
-    if (auto info = heap.Stat(f->node.id); info.ok()) fs->NoteVersion(ino, info->version);
+    if (auto after = heap.Stat(f->node.id); after.ok() && before.ok()) {
+      fs->NoteOwnChange(ino, before->version, after->version);
+    }
     if (!fi->writepage) fs->NoteKernelRefetches(ino);
     fuse_reply_write(req, size);
   });
@@ -234,7 +244,7 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
       Filesystem::KernelChange change(fs, ino);
       Status s = heap.Truncate(f->node.id, end);
       if (!s.ok()) return ReplyError(req, s, "fallocate");
-      if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteVersion(ino, v->version);
+      if (auto v = heap.Stat(f->node.id); v.ok()) fs->NoteOwnChange(ino, info->version, v->version);
       fs->NoteKernelRefetches(ino);  // it invalidates its cached size itself
     }
     ReplyErrno(req, 0);
