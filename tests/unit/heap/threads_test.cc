@@ -36,8 +36,7 @@ std::string Pattern(std::mt19937_64& rng, std::size_t len) {
 
 // Codes a call on a shared name may give when another thread got there first.
 bool Contended(const Status& s) {
-  return s.ok() || s.code() == Code::kNotFound || s.code() == Code::kAlreadyExists || s.code() == Code::kStale ||
-         s.code() == Code::kBusy;
+  return s.ok() || s.code() == Code::kNotFound || s.code() == Code::kAlreadyExists || s.code() == Code::kStale;
 }
 
 // Runs one thread's steps; returns "" or what went wrong.
