@@ -149,31 +149,28 @@ Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
 }
 
 void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version) {
-  std::uint64_t release = 0;
+  std::uint64_t release = 0;  // a kept generation to let go of
   {
     std::lock_guard<std::mutex> g(inodes_mu_);
-    RememberLocked(ino, generation, attr_version, &release);
+    InodeState& s = inodes_[ino];
+    if (s.generation != generation) {
+      // Another object now has this inode number (the old one is gone, so
+      // nothing should be kept for it; if it was, let it go). A claim in
+      // progress is abandoned: KeepForKernel sees that and undoes its Ref.
+      if (s.kept == InodeState::Kept::kYes) release = s.generation;
+      s = InodeState{};
+    }
+    s.generation = generation;
+    const bool fresh = s.nlookup == 0;
+    s.nlookup += 1;
+    // A first lookup's attributes are all the kernel has of this daemon's
+    // inode; otherwise they join what it may already cache.
+    if (attr_version != kNoVersion) {
+      s.attr_oldest =
+          (fresh || s.attr_oldest == kAttrsDropped) ? attr_version : std::min(s.attr_oldest, attr_version);
+    }
   }
-  if (release) ReleaseKept(ino, release);
-}
-
-void Filesystem::RememberLocked(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version,
-                                std::uint64_t* release) {
-  InodeState& s = inodes_[ino];
-  if (s.generation != generation) {
-    // Another object now has this inode number (the old one is gone, so
-    // nothing should be kept for it; if it was, let it go). A claim in
-    // progress is abandoned: KeepForKernel sees that and undoes its Ref.
-    if (s.kept == InodeState::Kept::kYes) *release = s.generation;
-    s = InodeState{};
-  }
-  s.generation = generation;
-  const bool fresh = s.nlookup == 0;
-  s.nlookup += 1;
-  if (attr_version == kNoVersion) return;
-  // A first lookup's attributes are all the kernel has of this daemon's
-  // inode; otherwise they join what it may already cache.
-  s.attr_oldest = (fresh || s.attr_oldest == kAttrsDropped) ? attr_version : std::min(s.attr_oldest, attr_version);
+  if (release) ReleaseKept(ino, release);  // takes the heap's mutex: not under inodes_mu_
 }
 
 void Filesystem::Forget(fuse_ino_t ino, std::uint64_t nlookup) {
@@ -318,10 +315,8 @@ void Filesystem::NoteOwnChange(fuse_ino_t ino, std::uint64_t before, std::uint64
 }
 
 void Filesystem::NoteOwnUnlock(fuse_ino_t ino, std::uint64_t before, std::uint64_t after) {
-  std::lock_guard<std::mutex> g(inodes_mu_);
-  auto it = inodes_.find(ino);
-  if (it == inodes_.end() || !it->second.watched) return;
-  if (it->second.version_seen == before && after == before + 1) it->second.version_seen = after;
+  // Only the unlock's own bump: anything more was someone else's change too.
+  if (after == before + 1) NoteOwnChange(ino, before, after);
 }
 
 Filesystem::KernelChange::KernelChange(Filesystem* fs, fuse_ino_t ino) : fs_(fs), ino_(ino) {

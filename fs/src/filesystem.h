@@ -210,8 +210,6 @@ class Filesystem {
   };
   // Releases the reference KeepForKernel took on `ino`'s object.
   void ReleaseKept(fuse_ino_t ino, std::uint64_t generation);
-  // Remember's work under inodes_mu_; *release: a kept generation to drop.
-  void RememberLocked(fuse_ino_t ino, std::uint64_t generation, std::uint64_t attr_version, std::uint64_t* release);
   std::mutex inodes_mu_;
   std::unordered_map<fuse_ino_t, InodeState> inodes_;  // GUARDED_BY(inodes_mu_)
 
