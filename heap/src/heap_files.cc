@@ -145,27 +145,16 @@ Result<std::size_t> HeapImpl::ReadUnpinned(ObjectId id, std::uint64_t off, std::
     auto index = Resolve(id);
     if (!index.ok()) return index.status();
     ObjectRecord* r = Record(*index);
-    auto in_section = [&] {
-      return (AtomicField(r->lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) != 0;
-    };
-    const std::uint64_t v = AtomicField(r->version).load(std::memory_order_acquire);
-    if (in_section()) continue;
-    const std::uint64_t data = AtomicField(r->data_off).load(std::memory_order_acquire);
-    const std::uint64_t size = AtomicField(r->size).load(std::memory_order_acquire);
+    Current snap;
+    if (!OpenSnapshot(*r, &snap)) continue;
     copy.clear();
-    if (off < size) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(len, size - off));
-      const std::byte* p = space_->Bytes(data + off, n);
+    if (off < snap.size) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(len, snap.size - off));
+      const std::byte* p = space_->Bytes(snap.data_off + off, n);
       if (!p) return Status::Corruption("object data out of bounds");
       copy.assign(p, p + n);
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (in_section()) continue;
-    const bool same = AtomicField(r->version).load(std::memory_order_acquire) == v &&
-                      AtomicField(r->data_off).load(std::memory_order_acquire) == data &&
-                      AtomicField(r->size).load(std::memory_order_acquire) == size &&
-                      AtomicField(r->generation).load(std::memory_order_acquire) == id.generation;
-    if (!same) continue;
+    if (!SnapshotHeld(*r, snap) || LoadGeneration(*r) != id.generation) continue;
     SHMHEAP_RETURN_IF_ERROR(Resolve(id).status());  // freed meanwhile, without reuse
     fn(std::span<const std::byte>(copy.data(), copy.size()));
     return copy.size();

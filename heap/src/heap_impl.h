@@ -159,6 +159,13 @@ class HeapImpl final : public Heap {
   struct Current {
     std::uint64_t index = 0, generation = 0, version = 0, data_off = 0, size = 0;
   };
+  // A seqlock snapshot of a record's data: its offset and size change only
+  // inside the record's lock-word section, with a version bump. OpenSnapshot
+  // fails while a section is open; SnapshotHeld (after the reads it guards)
+  // says whether none opened since and version, offset and size are those
+  // it took, i.e. whether the reads saw one version's data.
+  static bool OpenSnapshot(format::ObjectRecord& r, Current* c);
+  static bool SnapshotHeld(format::ObjectRecord& r, const Current& c);
   Result<Current> FindCurrent(std::string_view name);
   // Reads `index`'s fields into *c and returns whether they are one
   // consistent snapshot of the live object named `name` (`under_mutex`: the

@@ -342,35 +342,44 @@ Status HeapImpl::SetTypeIndex(std::uint64_t index, std::string_view type) {
   return Status::Ok();
 }
 
+bool HeapImpl::OpenSnapshot(ObjectRecord& r, Current* c) {
+  c->version = AtomicField(r.version).load(std::memory_order_acquire);
+  if (AtomicField(r.lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) return false;
+  c->data_off = AtomicField(r.data_off).load(std::memory_order_acquire);
+  c->size = AtomicField(r.size).load(std::memory_order_acquire);
+  return true;
+}
+
+bool HeapImpl::SnapshotHeld(ObjectRecord& r, const Current& c) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return (AtomicField(r.lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) == 0 &&
+         AtomicField(r.version).load(std::memory_order_acquire) == c.version &&
+         AtomicField(r.data_off).load(std::memory_order_acquire) == c.data_off &&
+         AtomicField(r.size).load(std::memory_order_acquire) == c.size;
+}
+
 bool HeapImpl::ReadCurrent(std::uint64_t index, std::string_view name, bool under_mutex, Current* c) const {
   ObjectRecord* r = Record(index);
   if (!r) return false;
-  // A seqlock read, as ReadUnpinned: the data offset and size change only
-  // inside the record's lock-word section, with a version bump, so a
-  // snapshot with no section open at either end and the same version and
-  // fields at both ends is one version's. Under the heap mutex they cannot
-  // change at all.
-  auto in_section = [&] {
-    return !under_mutex &&
-           (AtomicField(r->lock_word).load(std::memory_order_acquire) & format::kLockSectionMask) != 0;
-  };
+  // A seqlock snapshot, as ReadUnpinned's. Under the heap mutex the offset
+  // and size cannot change at all, though another process's lock section
+  // may be open, so no snapshot is needed.
   c->index = index;
-  c->version = AtomicField(r->version).load(std::memory_order_acquire);
-  if (in_section()) return false;
+  if (under_mutex) {
+    c->version = AtomicField(r->version).load(std::memory_order_acquire);
+    c->data_off = LoadRelaxed(r->data_off);
+    c->size = LoadRelaxed(r->size);
+  } else if (!OpenSnapshot(*r, c)) {
+    return false;
+  }
   c->generation = LoadGeneration(*r);
-  c->data_off = LoadRelaxed(r->data_off);
-  c->size = LoadRelaxed(r->size);
   const std::uint32_t len = LoadRelaxed(r->name_len);
   const std::byte* p =
       len == name.size() && len <= format::kMaxNameLen ? space_->Bytes(LoadRelaxed(r->name_off), len) : nullptr;
   if (!p) return false;
   char copy[format::kMaxNameLen];
   CopyRacy(copy, p, len);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  if (in_section() || AtomicField(r->version).load(std::memory_order_acquire) != c->version ||
-      LoadRelaxed(r->data_off) != c->data_off || LoadRelaxed(r->size) != c->size) {
-    return false;
-  }
+  if (!under_mutex && !SnapshotHeld(*r, *c)) return false;
   return std::memcmp(copy, name.data(), len) == 0 && StillHolds(*r, c->generation, true);
 }
 
