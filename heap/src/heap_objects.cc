@@ -48,9 +48,9 @@ Result<std::uint64_t> HeapImpl::FindAny(std::string_view name) {
 Result<std::uint64_t> HeapImpl::StoreString(std::string_view s, std::uint64_t owner) {
   auto chunk = arena_->Allocate(s.size(), owner);
   if (!chunk.ok()) return chunk.status();
-  // Fresh chunk: unlogged. StoreRacy: a lock-free Stat may be copying the
-  // name this chunk held before it was freed (and will then drop the copy).
-  StoreRacy(space_->Bytes(*chunk, s.size()), s.data(), s.size());
+  // Fresh chunk: unlogged. A lock-free Stat may still be copying what this
+  // chunk held before it was freed (CopyRacy; it then drops the copy).
+  std::memcpy(space_->Bytes(*chunk, s.size()), s.data(), s.size());
   return *chunk;
 }
 
