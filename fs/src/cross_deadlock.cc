@@ -55,7 +55,7 @@ bool LockService::ClosesCycle(std::uint64_t id) {
       if (!write && h.mode == LockMode::kRead) continue;
       if (h.self) {
         // The collective owner: the file owners whose locks conflict.
-        for (const auto& l : engine_.Locks(ObjectNode(slot, inode))) {
+        for (const auto& l : engine_.Locks(ObjectNode(slot, id->inode, id->generation))) {
           if (write || l.type == lockd::LockType::kWrite) stack.push_back(Key{false, 0, l.owner});
         }
         continue;

@@ -66,6 +66,7 @@ Result<Node> Filesystem::Resolve(fuse_ino_t ino) {
   n.heap = heap;
   const std::uint64_t inode = InodeOf(ino);
   if (inode == 0) {
+    if (ino != HeapNode(heap->slot)) return Status::Stale("unknown node " + std::to_string(ino));
     n.kind = Node::kHeap;
     return n;
   }
@@ -82,6 +83,8 @@ Result<Node> Filesystem::Resolve(fuse_ino_t ino) {
   // whatever object has that inode now; the kernel compares generations.
   auto id = heap->heap->IdOf(inode);
   if (!id.ok()) return id.status();
+  // Another object now has the inode number (node_id.h).
+  if (!GenerationFits(ino, id->generation)) return Status::Stale("node " + std::to_string(ino) + " is gone");
   n.id = *id;
   return n;
 }
@@ -94,7 +97,7 @@ Result<std::shared_ptr<Heap>> Filesystem::HeapOf(const Node& dir) {
 
 struct stat Filesystem::StatObject(const Node& heap_dir, const ObjectInfo& info) const {
   struct stat st {};
-  st.st_ino = ObjectNode(heap_dir.heap->slot, info.id.inode);
+  st.st_ino = ObjectNode(heap_dir.heap->slot, info.id.inode, info.id.generation);
   // A reference (COOL representative) is a symbolic link whose target text
   // is its bytes; everything else is a regular file.
   st.st_mode = IsReferenceMode(info.attr.mode) ? S_IFLNK | 0777 : S_IFREG | (info.attr.mode & 07777);
@@ -135,6 +138,9 @@ void Filesystem::ReplyEntry(fuse_req_t req, const fuse_entry_param& e) {
 }
 
 Result<fuse_entry_param> Filesystem::Entry(const Node& n) {
+  if (n.ino == 0) {  // an inode number past what node ids hold (node_id.h)
+    return Status::FromErrno("object inode " + std::to_string(n.id.inode) + " has no node id", EOVERFLOW);
+  }
   std::uint64_t version = kNoVersion;
   auto st = StatNode(n, &version);
   if (!st.ok()) return st.status();
@@ -158,6 +164,10 @@ void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_
       // nothing should be kept for it; if it was, let it go). A claim in
       // progress is abandoned: KeepForKernel sees that and undoes its Ref.
       if (s.kept == InodeState::Kept::kYes) release = s.generation;
+      if (s.nlookup > 0) {  // two objects on one node id (node_id.h): the kernel drops the old one now
+        Log()->warn("node {} now names generation {}; the kernel still held generation {}", ino, generation,
+                    s.generation);
+      }
       s = InodeState{};
     }
     s.generation = generation;

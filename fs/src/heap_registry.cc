@@ -106,11 +106,25 @@ std::uint32_t HeapRegistry::SlotForLocked(const std::string& uuid, const std::st
     }
     return it->second;
   }
-  std::uint32_t slot = next_slot_++;
+  std::uint32_t slot = next_slot_ <= kMaxSlot ? next_slot_++ : RecycleSlotLocked();
+  if (slot == 0) return 0;
   slots_[key] = slot;
   slot_names_[slot] = name;
   SaveSlotsLocked();
   return slot;
+}
+
+std::uint32_t HeapRegistry::RecycleSlotLocked() {
+  // Every slot has been given out once: take back the one of the heap seen
+  // longest ago (the lowest) that is not attached now. File handles naming
+  // it were stale anyway: that heap is gone or was renamed away.
+  for (const auto& [slot, name] : slot_names_) {
+    if (by_slot_.count(slot)) continue;
+    for (auto it = slots_.begin(); it != slots_.end();) it = it->second == slot ? slots_.erase(it) : std::next(it);
+    Log()->warn("all {} heap slots were given out; slot {} (last heap {}) is reused", kMaxSlot, slot, name);
+    return slot;
+  }
+  return 0;
 }
 
 std::shared_ptr<HeapEntry> HeapRegistry::AttachLocked(const std::string& name) {
@@ -127,6 +141,10 @@ std::shared_ptr<HeapEntry> HeapRegistry::AttachLocked(const std::string& name) {
     e->error = h.status();
     e->slot = SlotForLocked("unattachable:" + name, name);
     Log()->error("heap {} is unavailable: {}", PathOf(name), e->error.ToString());
+  }
+  if (e->slot == 0) {  // cannot be reached through the mount; try again when one goes away
+    Log()->error("heap {} is unavailable: all {} heap slots are in use", PathOf(name), kMaxSlot);
+    return nullptr;
   }
   by_name_[name] = e;
   by_slot_[e->slot] = e;
@@ -199,6 +217,7 @@ Result<std::shared_ptr<HeapEntry>> HeapRegistry::Create(const std::string& name,
   e->name = name;
   e->heap = std::shared_ptr<Heap>(std::move(*h));
   e->slot = SlotForLocked(e->heap->uuid(), name);
+  if (e->slot == 0) return Status::NoSpace("all " + std::to_string(kMaxSlot) + " heap slots are in use");
   e->data_fd = OpenData(path);
   by_name_[name] = e;
   by_slot_[e->slot] = e;

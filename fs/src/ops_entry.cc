@@ -49,7 +49,7 @@ Result<Node> Child(Filesystem* fs, const Node& dir, const std::string& name) {
   if (!id.ok()) return id.status();
   Node n;
   n.kind = Node::kObject;
-  n.ino = ObjectNode(dir.heap->slot, id->inode);
+  n.ino = ObjectNode(dir.heap->slot, id->inode, id->generation);
   n.heap = dir.heap;
   n.id = *id;
   return n;

@@ -1,12 +1,16 @@
 // Ready for NFS export: a file handle (name_to_handle_at) stays valid after
 // the kernel forgets the inode and after a daemon restart, because node ids
 // come from persistent heap and object ids; a deleted object's handle gives
-// ESTALE.
+// ESTALE, and a heap that reuses an inode number for a new object gives it
+// another node id.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <vector>
+
+#include <shmheap/heap.hpp>
 
 #include "tests/support/mount_fixture.h"
 
@@ -53,6 +57,34 @@ TEST_F(FileHandles, DeletedObjectGivesEstale) {
   ASSERT_EQ(Sh("rm " + Mnt("h/o") + " && printf new > " + Mnt("h/o2")).status, 0);
   DropCaches();
   EXPECT_EQ(ReadByHandle(h), "errno:" + std::to_string(ESTALE));
+}
+
+// A heap reuses a freed record, inode number included, with a new
+// generation. Requests carry only the node id, so if the new object had the
+// old one's node id, a request through a dentry the kernel still holds for
+// the old object (an open with O_TRUNC, a truncate) would act on the new
+// one. The node id (and st_ino, which is the node id) differ.
+TEST_F(FileHandles, AReusedInodeNumberGetsAnotherNodeId) {
+  ASSERT_EQ(Sh("mkdir " + Mnt("h") + " && printf old > " + Mnt("h/a")).status, 0);
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat(Mnt("h/a").c_str(), &a), 0);
+  Options o;
+  o.mode = OpenMode::kOpen;
+  auto heap = Heap::Open(HeapFile("h"), o);
+  ASSERT_TRUE(heap.ok()) << heap.status().ToString();
+  auto id_a = (*heap)->Lookup("a");
+  ASSERT_TRUE(id_a.ok());
+  ASSERT_EQ(Sh("rm " + Mnt("h/a") + " && printf new > " + Mnt("h/b")).status, 0);
+  auto id_b = (*heap)->Lookup("b");
+  ASSERT_TRUE(id_b.ok());
+  ASSERT_EQ(id_b->inode, id_a->inode) << "the heap did not reuse the record; the test proves nothing";
+  ASSERT_NE(id_b->generation, id_a->generation);
+  ASSERT_EQ(::stat(Mnt("h/b").c_str(), &b), 0);
+  EXPECT_NE(b.st_ino, a.st_ino);
+  DropCaches();  // and the id is the same when the kernel asks again
+  struct stat again {};
+  ASSERT_EQ(::stat(Mnt("h/b").c_str(), &again), 0);
+  EXPECT_EQ(again.st_ino, b.st_ino);
 }
 
 TEST_F(FileHandles, DotAndDotDotResolve) {

@@ -332,9 +332,10 @@ class ManyProcessesAtOnce : public MountFixture {
   }
 };
 
-// DISABLED: failed once in a clean-clone CI run (library worker "read lib5": Read by id
-// failed or differed, cause not yet found; see the stop 11 note). Re-enable once understood.
-TEST_F(ManyProcessesAtOnce, DISABLED_EveryProcessReadsBackWhatItWroteAndTheHeapChecksClean) {
+// (It found the daemon handing one node id to two objects when the heap
+// reused an inode number: node_id.h. Two copies of it at once failed within
+// 40 runs then.)
+TEST_F(ManyProcessesAtOnce, EveryProcessReadsBackWhatItWroteAndTheHeapChecksClean) {
   ASSERT_EQ(Sh("mkdir " + Mnt("h")).status, 0);
   std::vector<pid_t> workers;
   for (int w = 0; w < kFileWorkers; ++w) workers.push_back(Forked([&, w] { return FileWorker(Mnt("h"), w); }));
