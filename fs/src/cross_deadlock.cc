@@ -46,9 +46,11 @@ bool LockService::ClosesCycle(std::uint64_t id) {
 
   // Library holders of `inode` that block a request for `write` (excluding
   // the daemon itself and `except`).
-  auto push_library_holders = [&](std::uint64_t inode, bool write, const Key* except) {
+  // `node`: the file request's node id, if it is one (its object may be
+  // gone, and the inode number another object's now).
+  auto push_library_holders = [&](std::uint64_t inode, std::uint64_t node, bool write, const Key* except) {
     auto id = heap.IdOf(inode);
-    if (!id.ok()) return;
+    if (!id.ok() || (node != 0 && !GenerationFits(node, id->generation))) return;
     auto holders = heap.LockHolders(*id);
     if (!holders.ok()) return;
     for (const auto& h : *holders) {
@@ -68,7 +70,7 @@ bool LockService::ClosesCycle(std::uint64_t id) {
   // Blockers of a waiting file request.
   auto push_request_blockers = [&](std::uint64_t rid, const Pending& p) {
     for (std::uint64_t o : engine_.BlockedBy(rid)) stack.push_back(Key{false, 0, o});
-    if (engine_.WaitingOnHeap(rid)) push_library_holders(InodeOf(p.ino), p.write, nullptr);
+    if (engine_.WaitingOnHeap(rid)) push_library_holders(InodeOf(p.ino), p.ino, p.write, nullptr);
   };
 
   push_request_blockers(id, start->second);
@@ -84,7 +86,7 @@ bool LockService::ClosesCycle(std::uint64_t id) {
     } else {
       for (const auto& w : lib_waits) {
         if (w.self || w.slot != k.slot || w.owner != k.owner) continue;
-        push_library_holders(w.inode, w.mode == LockMode::kWrite, &k);
+        push_library_holders(w.inode, 0, w.mode == LockMode::kWrite, &k);
       }
     }
   }

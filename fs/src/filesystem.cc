@@ -164,11 +164,19 @@ void Filesystem::Remember(fuse_ino_t ino, std::uint64_t generation, std::uint64_
       // nothing should be kept for it; if it was, let it go). A claim in
       // progress is abandoned: KeepForKernel sees that and undoes its Ref.
       if (s.kept == InodeState::Kept::kYes) release = s.generation;
-      if (s.nlookup > 0) {  // two objects on one node id (node_id.h): the kernel drops the old one now
+      // Two objects on one node id (node_id.h): the kernel drops its inode of
+      // the old one when this entry reaches it, but still sends its FORGET,
+      // so the lookup count carries on as the sum of both (as do the
+      // KernelChange scopes still open); the old attributes are not trusted.
+      if (s.nlookup > 0) {
         Log()->warn("node {} now names generation {}; the kernel still held generation {}", ino, generation,
                     s.generation);
       }
+      const std::uint64_t nlookup = s.nlookup;
+      const std::uint32_t kernel_changes = s.kernel_changes;
       s = InodeState{};
+      s.nlookup = nlookup;
+      s.kernel_changes = kernel_changes;
     }
     s.generation = generation;
     const bool fresh = s.nlookup == 0;

@@ -64,7 +64,11 @@ Status HeapRegistry::Init() {
       std::istringstream ls(line);
       std::uint32_t slot;
       std::string uuid, name;
-      if (!(ls >> slot >> uuid) || slot == 0 || slot > kMaxSlot) continue;
+      if (!(ls >> slot >> uuid) || slot == 0) continue;
+      if (slot > kMaxSlot) {  // from before node ids held generations (node_id.h)
+        Log()->warn("{}/{}: slot {} is past {}; its heap gets a new slot", heapdir_, kSlotFile, slot, kMaxSlot);
+        continue;
+      }
       std::getline(ls >> std::ws, name);
       slots_[uuid] = slot;
       slot_names_[slot] = name;
@@ -106,25 +110,14 @@ std::uint32_t HeapRegistry::SlotForLocked(const std::string& uuid, const std::st
     }
     return it->second;
   }
-  std::uint32_t slot = next_slot_ <= kMaxSlot ? next_slot_++ : RecycleSlotLocked();
-  if (slot == 0) return 0;
+  // Never reused: the kernel and NFS clients may hold node ids of a heap
+  // long gone, and a new heap's first objects would get the very same ones.
+  if (next_slot_ > kMaxSlot) return 0;
+  std::uint32_t slot = next_slot_++;
   slots_[key] = slot;
   slot_names_[slot] = name;
   SaveSlotsLocked();
   return slot;
-}
-
-std::uint32_t HeapRegistry::RecycleSlotLocked() {
-  // Every slot has been given out once: take back the one of the heap seen
-  // longest ago (the lowest) that is not attached now. File handles naming
-  // it were stale anyway: that heap is gone or was renamed away.
-  for (const auto& [slot, name] : slot_names_) {
-    if (by_slot_.count(slot)) continue;
-    for (auto it = slots_.begin(); it != slots_.end();) it = it->second == slot ? slots_.erase(it) : std::next(it);
-    Log()->warn("all {} heap slots were given out; slot {} (last heap {}) is reused", kMaxSlot, slot, name);
-    return slot;
-  }
-  return 0;
 }
 
 std::shared_ptr<HeapEntry> HeapRegistry::AttachLocked(const std::string& name) {
@@ -142,8 +135,9 @@ std::shared_ptr<HeapEntry> HeapRegistry::AttachLocked(const std::string& name) {
     e->slot = SlotForLocked("unattachable:" + name, name);
     Log()->error("heap {} is unavailable: {}", PathOf(name), e->error.ToString());
   }
-  if (e->slot == 0) {  // cannot be reached through the mount; try again when one goes away
-    Log()->error("heap {} is unavailable: all {} heap slots are in use", PathOf(name), kMaxSlot);
+  if (e->slot == 0) {
+    Log()->error("heap {} is unavailable: all {} heap slots of {} were given out", PathOf(name), kMaxSlot,
+                 heapdir_);
     return nullptr;
   }
   by_name_[name] = e;
@@ -207,6 +201,8 @@ Result<std::shared_ptr<HeapEntry>> HeapRegistry::Create(const std::string& name,
   o.max_size = default_max_size_;
   o.file_mode = mode & 07777;
   const std::string path = PathOf(name);
+  // A new heap has a new UUID, so it needs a new slot: check before the file exists.
+  if (next_slot_ > kMaxSlot) return Status::NoSpace("all " + std::to_string(kMaxSlot) + " heap slots were given out");
   auto h = Heap::Open(path, o);
   if (!h.ok()) return h.status();
   if (::chown(path.c_str(), uid, gid) != 0 && errno != EPERM) {
@@ -217,7 +213,6 @@ Result<std::shared_ptr<HeapEntry>> HeapRegistry::Create(const std::string& name,
   e->name = name;
   e->heap = std::shared_ptr<Heap>(std::move(*h));
   e->slot = SlotForLocked(e->heap->uuid(), name);
-  if (e->slot == 0) return Status::NoSpace("all " + std::to_string(kMaxSlot) + " heap slots are in use");
   e->data_fd = OpenData(path);
   by_name_[name] = e;
   by_slot_[e->slot] = e;

@@ -99,9 +99,8 @@ class HeapRegistry {
 
  private:
   std::shared_ptr<HeapEntry> AttachLocked(const std::string& name);  // REQUIRES: mu_
-  // 0 if every slot is taken by an attached heap.
+  // 0 once all kMaxSlot slots were given out (slots are never reused).
   std::uint32_t SlotForLocked(const std::string& uuid, const std::string& name);  // REQUIRES: mu_
-  std::uint32_t RecycleSlotLocked();                                              // REQUIRES: mu_
   void SaveSlotsLocked();  // REQUIRES: mu_
 
   const std::string heapdir_;

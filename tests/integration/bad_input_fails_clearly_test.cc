@@ -1,6 +1,8 @@
 // Bad usage and bad heaps fail clearly: unknown options exit 2 with a
 // message, --help/--version work, and a corrupt backing file is refused
-// with a logged reason while the other heaps keep working.
+// with a logged reason while the other heaps keep working, and a heap
+// directory that has given out every heap slot refuses new heaps with ENOSPC
+// and leaves no file behind.
 #include "tests/support/mount_fixture.h"
 
 namespace shmheap::testing {
@@ -28,6 +30,22 @@ TEST(DaemonCommandLine, BadUsageExitsTwoWithAMessage) {
   auto unknown = Sh(DaemonPath() + " -f -o heapdir=" + d.File("h") + ",no_such_option " + d.path());
   EXPECT_EQ(unknown.status, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("no_such_option"), std::string::npos) << unknown.output;
+}
+
+class HeapSlots : public MountFixture {};
+
+TEST_F(HeapSlots, ANewHeapAfterTheLastSlotGetsEnospcAndLeavesNoFile) {
+  ASSERT_EQ(Sh("mkdir " + Mnt("good") + " && echo fine > " + Mnt("good/o")).status, 0);
+  const std::string dir = HeapFile("x").substr(0, HeapFile("x").rfind('/'));
+  // Slots are never reused (fs/src/node_id.h): as if 65535 heaps had come and gone.
+  ASSERT_EQ(Sh("echo '65535 00000000-0000-0000-0000-000000000000 long-gone' >> " + dir + "/.shmheapfs-slots").status,
+            0);
+  Remount();
+  auto mk = Sh("mkdir " + Mnt("new"));
+  EXPECT_NE(mk.status, 0);
+  EXPECT_NE(mk.output.find("No space left on device"), std::string::npos) << mk.output;
+  EXPECT_NE(Sh("test -e " + HeapFile("new")).status, 0) << "a refused heap left its file";
+  EXPECT_EQ(Sh("cat " + Mnt("good/o")).output, "fine\n") << "the heaps that have slots keep working";
 }
 
 class CorruptHeap : public MountFixture {};
