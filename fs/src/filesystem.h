@@ -37,6 +37,7 @@
 
 #include "fs/src/heap_registry.h"
 #include "fs/src/kernel_io.h"
+#include "fs/src/node_id.h"
 #include "fs/src/options.h"
 #include "fs/src/read_ahead.h"
 #include "fs/src/setid.h"
@@ -50,6 +51,12 @@ struct Node {
   fuse_ino_t ino = 0;
   std::shared_ptr<HeapEntry> heap;  // kHeap, kObject
   ObjectId id;                      // kObject
+
+  // Object `id` of `heap`, under its node id (0 if it has none: node_id.h).
+  static Node Object(std::shared_ptr<HeapEntry> heap, const ObjectId& id) {
+    const fuse_ino_t ino = ObjectNode(heap->slot, id.inode, id.generation);
+    return Node{kObject, ino, std::move(heap), id};
+  }
 };
 
 struct OpenFile {

@@ -112,7 +112,7 @@ std::uint32_t HeapRegistry::SlotForLocked(const std::string& uuid, const std::st
   }
   // Never reused: the kernel and NFS clients may hold node ids of a heap
   // long gone, and a new heap's first objects would get the very same ones.
-  if (next_slot_ > kMaxSlot) return 0;
+  if (!SlotsLeftLocked()) return 0;
   std::uint32_t slot = next_slot_++;
   slots_[key] = slot;
   slot_names_[slot] = name;
@@ -202,7 +202,7 @@ Result<std::shared_ptr<HeapEntry>> HeapRegistry::Create(const std::string& name,
   o.file_mode = mode & 07777;
   const std::string path = PathOf(name);
   // A new heap has a new UUID, so it needs a new slot: check before the file exists.
-  if (next_slot_ > kMaxSlot) return Status::NoSpace("all " + std::to_string(kMaxSlot) + " heap slots were given out");
+  if (!SlotsLeftLocked()) return Status::NoSpace("all " + std::to_string(kMaxSlot) + " heap slots were given out");
   auto h = Heap::Open(path, o);
   if (!h.ok()) return h.status();
   if (::chown(path.c_str(), uid, gid) != 0 && errno != EPERM) {

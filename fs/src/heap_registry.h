@@ -28,6 +28,8 @@
 
 #include <shmheap/heap.hpp>
 
+#include "fs/src/node_id.h"
+
 namespace shmheap::fs {
 
 // An open descriptor, closed on destruction.
@@ -101,6 +103,7 @@ class HeapRegistry {
   std::shared_ptr<HeapEntry> AttachLocked(const std::string& name);  // REQUIRES: mu_
   // 0 once all kMaxSlot slots were given out (slots are never reused).
   std::uint32_t SlotForLocked(const std::string& uuid, const std::string& name);  // REQUIRES: mu_
+  bool SlotsLeftLocked() const { return next_slot_ <= kMaxSlot; }               // REQUIRES: mu_
   void SaveSlotsLocked();  // REQUIRES: mu_
 
   const std::string heapdir_;

@@ -71,7 +71,7 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, d
     if (!heap.ok()) return ReplyErrno(req, EPERM);
     auto id = (*heap)->Create(name, 0, NewAttr(req, fs, *dir, mode));
     if (!id.ok()) return ReplyError(req, id.status(), "mknod");
-    Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode, id->generation), dir->heap, *id};
+    Node n = Node::Object(dir->heap, *id);
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "mknod");
     fs->ReplyEntry(req, *e);
@@ -93,7 +93,7 @@ void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* 
     a.mode = kReferenceMode;
     auto id = (*heap)->CreateWith(name, std::as_bytes(std::span(target.data(), target.size())), a);
     if (!id.ok()) return ReplyError(req, id.status(), "symlink");
-    Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode, id->generation), dir->heap, *id};
+    Node n = Node::Object(dir->heap, *id);
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "symlink");
     fs->ReplyEntry(req, *e);
@@ -152,7 +152,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     // kernel's references to it (KeepForKernel).
     if (!no_replace) {
       if (auto victim = to->heap->heap->Lookup(newname); victim.ok()) {
-        fs->KeepForKernel(Node{Node::kObject, ObjectNode(to->heap->slot, victim->inode, victim->generation), to->heap, *victim});
+        fs->KeepForKernel(Node::Object(to->heap, *victim));
       }
     }
     Status s = from->heap->heap->Rename(name, newname, no_replace);
@@ -241,7 +241,7 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus
     std::uint64_t next = 0;
     auto batch = heap.ListFrom(cursor, 64, &next);
     for (const ObjectInfo& info : batch) {
-      Node child{Node::kObject, ObjectNode(n->heap->slot, info.id.inode, info.id.generation), n->heap, info.id};
+      const Node child = Node::Object(n->heap, info.id);
       if (child.ino == 0) continue;  // no node id for it (node_id.h); Entry refuses it too
       if (!add(info.name.c_str(), fs->StatObject(*n, info), &child, static_cast<off_t>(info.id.inode + 2),
                info.version)) {

@@ -47,12 +47,7 @@ Result<Node> Child(Filesystem* fs, const Node& dir, const std::string& name) {
   if (dir.kind == Node::kObject) return Status::InvalidArgument("not a directory");
   auto id = dir.heap->heap->Lookup(name);
   if (!id.ok()) return id.status();
-  Node n;
-  n.kind = Node::kObject;
-  n.ino = ObjectNode(dir.heap->slot, id->inode, id->generation);
-  n.heap = dir.heap;
-  n.id = *id;
-  return n;
+  return Node::Object(dir.heap, *id);
 }
 
 }  // namespace

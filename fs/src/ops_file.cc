@@ -88,7 +88,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
     auto id = (*heap)->Create(name, 0, a);
     if (!id.ok() && id.code() == Code::kAlreadyExists && !(fi->flags & O_EXCL)) id = (*heap)->Lookup(name);
     if (!id.ok()) return ReplyError(req, id.status(), "create");
-    Node n{Node::kObject, ObjectNode(dir->heap->slot, id->inode, id->generation), dir->heap, *id};
+    Node n = Node::Object(dir->heap, *id);
     auto e = fs->Entry(n);
     if (!e.ok()) return ReplyError(req, e.status(), "create");
     ReplyOpened(req, fs, n, fi, &*e);
