@@ -32,8 +32,18 @@ void UndoLog::LogRange(void* p, std::uint64_t len) {
 }
 
 void UndoLog::Commit() {
+  auto count = AtomicField(space_->sb()->undo_count);
+  if (count.load(std::memory_order_relaxed) == 0) return;
+  BumpMutationSeq();
   std::atomic_thread_fence(std::memory_order_release);
-  AtomicField(space_->sb()->undo_count).store(0, std::memory_order_release);
+  count.store(0, std::memory_order_release);
+}
+
+void UndoLog::BumpMutationSeq() {
+  // Still under the heap mutex, which is released only after this store: a
+  // reader without the mutex that sees the old count and then a free mutex
+  // saw no change in between (HeapImpl::CheckAttached).
+  AtomicField(space_->sb()->mutation_seq).fetch_add(1, std::memory_order_acq_rel);
 }
 
 Result<std::uint32_t> UndoLog::Rollback() {
@@ -52,8 +62,9 @@ Result<std::uint32_t> UndoLog::Rollback() {
     const format::Superblock* sb = space_->sb();
     bool in_log = off + width > sb->undo_off &&
                   off < sb->undo_off + std::uint64_t{kUndoCapacity} * sizeof(UndoEntry);
-    // heap_mutex, undo_count and index_seq (bytes 92..103) are never logged.
-    bool is_sync_word = off < offsetof(format::Superblock, mutation_seq) &&
+    // heap_mutex, undo_count, index_seq and mutation_seq (bytes 92..111)
+    // are never logged.
+    bool is_sync_word = off < offsetof(format::Superblock, mutation_seq) + 8 &&
                         off + width > offsetof(format::Superblock, heap_mutex);
     if (off % width != 0 || in_log || is_sync_word || !space_->Valid(off, width) ||
         (narrow && e.old_value > 0xFFFFFFFFull)) {
@@ -72,6 +83,7 @@ Result<std::uint32_t> UndoLog::Rollback() {
     }
   }
   std::atomic_thread_fence(std::memory_order_release);
+  BumpMutationSeq();
   count.store(0, std::memory_order_release);
   return n;
 }

@@ -74,7 +74,8 @@ class UndoLog {
   // overwrites them. For small structs changed field by field.
   void LogRange(void* p, std::uint64_t len);
 
-  // Empties the log: the operation is now committed.
+  // Empties the log: the operation is now committed. A commit or rollback
+  // of a non-empty log bumps Superblock::mutation_seq.
   void Commit();
 
   // Number of entries of the operation in progress.
@@ -105,6 +106,7 @@ class UndoLog {
     count.store(n + 1, std::memory_order_release);
   }
   [[noreturn]] static void Overflow(std::uint32_t n);
+  void BumpMutationSeq();
 
   const Space* space_;
   format::UndoEntry* entries_;

@@ -62,7 +62,8 @@ struct Superblock {
   std::uint32_t heap_mutex;        // 92: futex word, see heap/src/shared_mutex.h.
   std::uint32_t undo_count;        // 96: atomic; entries of the undo log in use.
   std::uint32_t index_seq;         // 100: atomic seqlock: odd while the index changes.
-  std::uint64_t mutation_seq;      // 104: heap mutex; bumped on every committed change.
+  std::uint64_t mutation_seq;      // 104: atomic, never logged; bumped under the heap mutex
+                                   //     by each commit or rollback of a non-empty undo log.
   // --- allocator (heap mutex) ---
   std::uint64_t pageinfo_off;      // 112: offset of the PageInfo table (a run it describes).
   std::uint64_t pageinfo_count;    // 120: entries in that table (blocks it covers).
