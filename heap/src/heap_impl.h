@@ -107,8 +107,16 @@ class HeapImpl final : public Heap {
   std::uint64_t max_size() const noexcept override { return space_->sb()->max_size; }
   bool read_only() const noexcept override { return read_only_; }
 
-  // Read-only invariant walk shared by Check(path) and CheckAttached.
-  static void CheckSpace(const Space& space, BackingFile* file, std::vector<std::string>* problems);
+  // Check of a read-only attachment: the invariant walk of a snapshot no
+  // operation changed. kBusy if none came in about 2 s (a heap busy all
+  // along, or its mutex held by a live client throughout).
+  Result<std::vector<std::string>> CheckSnapshot();
+
+  // The invariant walk, reading without locks. `self_slot`: the checker's
+  // client slot (-1 if read-only); `own_retiring`: a release of its own may
+  // have a retired version still to free (ObjectLocks::RetiringAny).
+  static void CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, bool own_retiring,
+                         std::vector<std::string>* problems);
 
  private:
   HeapImpl() = default;
@@ -178,7 +186,9 @@ class HeapImpl final : public Heap {
   Status MaybeFreeOrphan(std::uint64_t index);
   // Frees a retired data version once nothing pins it.
   Status MaybeFreeRetired(std::uint64_t data_off);
-  // True if any live or dead client's hold references record / data.
+  // True if any live or dead client's hold is on record `index` (kNoRecord:
+  // none asked) or pins data version `pinned_data` (0: none asked).
+  static constexpr std::uint64_t kNoRecord = ~0ull;
   bool AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const;
   // Makes `index` nameless (orphan) and frees it if nothing holds it.
   Status Unlink(std::uint64_t index);

@@ -190,7 +190,7 @@ Status HeapImpl::SwapData(std::uint64_t index, std::uint64_t new_data, std::uint
   log_->Set(r->capacity, arena_->Capacity(new_data));
   log_->Set(r->mtime_ns, NowNs());
   AtomicField(r->version).fetch_add(1, std::memory_order_acq_rel);
-  bool pinned = AnyHolds(~0ull, old);
+  bool pinned = AnyHolds(kNoRecord, old);
   locks_->Exit(*r, st, false);
   if (!pinned) return arena_->Free(old);
   ChunkHeader* h = arena_->Header(old);
@@ -215,7 +215,15 @@ bool HeapImpl::AnyHolds(std::uint64_t index, std::uint64_t pinned_data) const {
   bool found = false;
   clients_->ForEachAttached([&](std::uint32_t, format::ClientSlot& c) {
     ForEachHold(*space_, c, [&](format::HoldEntry& e) {
-      if (LoadRelaxed(e.record) == index + 1 || (pinned_data && LoadRelaxed(e.pinned_data) == pinned_data)) found = true;
+      // The record is loaded once: an entry another client removes meanwhile
+      // reads 0 here, which kNoRecord + 1 wraps to. (That made any unpin
+      // anywhere at the same moment look like a pin of the version asked
+      // about, which was then kept, unpinned, until a reap.)
+      const std::uint64_t rec = LoadRelaxed(e.record);
+      if (rec == 0) return;
+      if ((index != kNoRecord && rec == index + 1) || (pinned_data && LoadRelaxed(e.pinned_data) == pinned_data)) {
+        found = true;
+      }
     });
     return !found;
   });
@@ -227,7 +235,7 @@ Status HeapImpl::MaybeFreeRetired(std::uint64_t data_off) {
   if (!h || h->flags != format::kChunkRetired) return Status::Ok();
   ObjectRecord* r = h->owner ? Record(h->owner - 1) : nullptr;
   if (r && r->data_off == data_off) return Status::Ok();
-  if (AnyHolds(~0ull, data_off)) return Status::Ok();
+  if (AnyHolds(kNoRecord, data_off)) return Status::Ok();
   return arena_->Free(data_off);
 }
 
@@ -437,6 +445,14 @@ Result<bool> HeapImpl::IsCurrent(std::string_view name, std::uint64_t version) {
 
 Status HeapImpl::AfterRelease(std::uint64_t index, const ObjectLocks::Release& rel) {
   if (!rel.retired && !rel.orphan) return Status::Ok();
+  // Declared before the operation: counted down after the commit (or the
+  // rollback) and the heap mutex's release.
+  struct Handled {
+    ObjectLocks* locks;
+    ~Handled() {
+      if (locks) locks->RetiredHandled();
+    }
+  } handled{rel.retired ? locks_.get() : nullptr};
   Op op(this);
   if (rel.retired) SHMHEAP_RETURN_IF_ERROR(MaybeFreeRetired(rel.retired));
   if (rel.orphan) SHMHEAP_RETURN_IF_ERROR(MaybeFreeOrphan(index));

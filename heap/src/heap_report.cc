@@ -157,43 +157,59 @@ HeapStats HeapImpl::Stats() {
 std::vector<std::string> HeapImpl::CheckAttached() {
   std::vector<std::string> problems;
   if (read_only_) {
-    // No heap mutex to take: check a snapshot no operation changed, telling
-    // by the mutex being free before and after and mutation_seq unchanged.
-    auto* sb = space_->sb();
-    auto seq = AtomicField(sb->mutation_seq);
-    auto mutex = AtomicField(sb->heap_mutex);
-    auto owner = [&] { return mutex.load(std::memory_order_acquire) & ~HeapMutex::kWaiters; };
-    constexpr int kTries = 100;  // about 2 s of waiting in all
-    for (int t = 0; t < kTries; ++t) {
-      if (t > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(t, 20)));
-      if (const std::uint32_t o = owner(); o != 0) {
-        // Held by a dead process: nothing will change until a writer
-        // attaches, so what the file holds now is the answer (with the
-        // undo log's line if the operation was half done).
-        if (!clients_->LivenessLost(o - 1, -1)) continue;
-        CheckSpace(*space_, &file_, &problems);
-        return problems;
-      }
-      const std::uint64_t before = seq.load(std::memory_order_acquire);
-      problems.clear();
-      CheckSpace(*space_, &file_, &problems);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (seq.load(std::memory_order_acquire) == before && owner() == 0) return problems;
-    }
-    problems.clear();
-    CheckSpace(*space_, &file_, &problems);
-    problems.push_back("the heap kept changing during " + std::to_string(kTries) +
-                       " read-only checks: the lines above may show an operation in progress; a check "
-                       "attached read-write (shmheap check) waits for it");
-    return problems;
+    auto r = CheckSnapshot();
+    if (!r.ok()) return {r.status().ToString()};
+    return std::move(*r);
   }
   Op op(this);
-  CheckSpace(*space_, &file_, &problems);
+  CheckSpace(*space_, &file_, slot_, locks_->RetiringAny(), &problems);
   op.Finish();
   return problems;
 }
 
-void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std::string>* problems) {
+Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
+  // No heap mutex to take. A snapshot is trusted if the mutex word was the
+  // same before and after and mutation_seq did not move: seq is loaded
+  // before the word at the start and after it at the end, so an operation
+  // that began meanwhile is seen either holding the mutex or having bumped
+  // the sequence (it bumps before it unlocks).
+  auto* sb = space_->sb();
+  auto seq = AtomicField(sb->mutation_seq);
+  auto word = AtomicField(sb->heap_mutex);
+  auto owner_of = [](std::uint32_t w) { return w & ~HeapMutex::kWaiters; };
+  constexpr int kTries = 100;  // about 2 s of waiting in all
+  std::uint32_t live_owner = 0;
+  std::vector<std::string> problems;
+  for (int t = 0; t < kTries; ++t) {
+    if (t > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(t, 20)));
+    const std::uint64_t before = seq.load(std::memory_order_acquire);
+    const std::uint32_t w = word.load(std::memory_order_acquire);
+    // Held by a dead process, the mutex stays as it is until some client
+    // takes it over: a snapshot then shows what the file holds (the undo
+    // log's line says if an operation was half done). Held by a live one,
+    // wait.
+    if (const std::uint32_t o = owner_of(w); o != 0 && !clients_->LivenessLost(o - 1, -1)) {
+      live_owner = o;
+      continue;
+    }
+    problems.clear();
+    CheckSpace(*space_, &file_, -1, false, &problems);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (owner_of(word.load(std::memory_order_acquire)) == owner_of(w) && seq.load(std::memory_order_acquire) == before) {
+      return problems;
+    }
+    live_owner = 0;
+  }
+  if (live_owner != 0) {
+    return Status::Busy(path_ + ": the heap mutex stayed held by client slot " + std::to_string(live_owner - 1) +
+                        " throughout the check; check again, or attached read-write (shmheap check), which waits");
+  }
+  return Status::Busy(path_ + ": the heap changed during each of " + std::to_string(kTries) +
+                      " read-only checks; check again, or attached read-write (shmheap check), which waits");
+}
+
+void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, bool own_retiring,
+                          std::vector<std::string>* problems) {
   auto* sb = space.sb();
   if (sb->undo_count != 0) {
     problems->push_back("undo log holds " + std::to_string(sb->undo_count) +
@@ -266,7 +282,9 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std
     if (sb->record_segments[k]) internal[sb->record_segments[k]] = "record segment";
   }
   ClientTable clients(&space, &log, file);
+  bool retiring = own_retiring;  // a release may be between its hold's removal and its free
   for (std::uint32_t s : clients.Attached()) {
+    if (static_cast<std::int64_t>(s) != self_slot) retiring = true;
     const format::ClientSlot* c = clients.Get(s);
     std::uint64_t seg = c->holds_off;
     for (int i = 0; seg != 0 && i < 40; ++i) {
@@ -292,11 +310,12 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::vector<std
       continue;
     }
     if (pinned.count(off)) continue;
-    // A retired version whose last pin was just dropped: its releaser frees
-    // it next (HeapImpl::AfterRelease), or, if it died first, the reaper's
-    // sweep does (SweepUnheld). Not a leak.
+    // A retired version whose last pin was just dropped is freed by its
+    // releaser next (HeapImpl::AfterRelease), or, if that dies first, by the
+    // reaper's sweep (SweepUnheld): not a leak while another client is
+    // attached or a release of ours is under way. Otherwise it is one.
     const auto* h = space.At<format::ChunkHeader>(off - sizeof(format::ChunkHeader));
-    if (h && h->flags == format::kChunkRetired) continue;
+    if (retiring && h && h->flags == format::kChunkRetired) continue;
     problems->push_back("chunk at " + std::to_string(off) + " belongs to record " + std::to_string(owner - 1) +
                         " but nothing references or pins it (leaked)");
   }
@@ -309,7 +328,7 @@ Result<std::vector<std::string>> Heap::Check(const std::string& path) {
   o.mode = OpenMode::kReadOnly;
   auto h = HeapImpl::Attach(path, o);
   if (!h.ok()) return h.status();
-  return (*h)->CheckAttached();
+  return (*h)->CheckSnapshot();
 }
 
 }  // namespace shmheap

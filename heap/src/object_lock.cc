@@ -238,7 +238,10 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
       // which validate caches by mtime) must see a new modification time.
       AtomicField(r->mtime_ns).store(NowNs(), std::memory_order_relaxed);
     }
-    if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
+    if (e->pinned_data != 0 && e->pinned_data != r->data_off) {
+      out.retired = e->pinned_data;
+      retiring_.fetch_add(1, std::memory_order_acq_rel);
+    }
     holds_->Remove(e, nullptr);
     out.released = true;
     out.orphan = r->state == format::kRecordOrphan;
@@ -310,7 +313,10 @@ Result<ObjectLocks::Release> ObjectLocks::Unpin(std::uint64_t index, std::uint64
   }
   StoreRelaxed(e->count, e->count - 1);
   if (e->count == 0) {
-    if (e->pinned_data != 0 && e->pinned_data != r->data_off) out.retired = e->pinned_data;
+    if (e->pinned_data != 0 && e->pinned_data != r->data_off) {
+      out.retired = e->pinned_data;
+      retiring_.fetch_add(1, std::memory_order_acq_rel);
+    }
     holds_->Remove(e, nullptr);
     out.released = true;
     out.orphan = r->state == format::kRecordOrphan;

@@ -71,6 +71,8 @@ class ObjectLocks {
     bool orphan = false;          // the record is an orphan (maybe freeable)
   };
   // Releases one nesting level. kInvalidArgument if `owner` holds no lock.
+  // A release with `retired` set must be followed by RetiredHandled() once
+  // the caller has freed it or found it still pinned (HeapImpl::AfterRelease).
   Result<Release> Unlock(std::uint64_t index, std::uint64_t owner);
   // Turns a WRITE hold into a READ hold. kInvalidArgument if not WRITE-held.
   Status Downgrade(std::uint64_t index, std::uint64_t owner);
@@ -78,6 +80,13 @@ class ObjectLocks {
   // Pins the current data version for `owner` (a pin token, never a lock owner).
   Result<Grant> Pin(std::uint64_t index, std::uint64_t generation, std::uint64_t owner);
   Result<Release> Unpin(std::uint64_t index, std::uint64_t owner);
+
+  // Releases of this process whose retired version is not yet dealt with:
+  // the hold is gone, the free (under the heap mutex) still to come. The
+  // invariant check tolerates an unpinned retired chunk only while some
+  // release may be in this state.
+  void RetiredHandled() noexcept { retiring_.fetch_sub(1, std::memory_order_release); }
+  bool RetiringAny() const noexcept { return retiring_.load(std::memory_order_acquire) != 0; }
 
   // Section primitives, also used by the heap for changes that must exclude
   // lock-state edits (replace, resize, delete). Enter returns the state bits.
@@ -102,6 +111,7 @@ class ObjectLocks {
   HoldTable* holds_;
   std::uint32_t self_;
   Hooks hooks_;
+  std::atomic<std::uint32_t> retiring_{0};
 };
 
 }  // namespace shmheap

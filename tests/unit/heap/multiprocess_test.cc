@@ -409,26 +409,38 @@ TEST_F(MultiProcessTest, ChecksWhileOtherProcessesReadAndReplaceFindNothingWrong
     CHILD_CHECK(h.ok(), "%s", h.status().ToString().c_str());
     std::mt19937_64 rng(7);
     std::vector<std::byte> bytes(9000);
-    while (NowMs() < until) {
+    for (int n = 1; NowMs() < until; ++n) {
       bytes.resize(1 + rng() % 9000);
       Status s = (*h)->Replace("obj", bytes);
       CHILD_CHECK(s.ok(), "replace: %s", s.ToString().c_str());
+      // Quiet moments, in which a read-only check can find a snapshot.
+      if (n % 64 == 0) std::this_thread::sleep_for(2ms);
     }
     return 0;
   };
   std::vector<pid_t> children{Fork(reader), Fork(reader), Fork(replacer)};
-  int checks = 0;
+  int checks = 0, read_only_checks = 0;
   std::string first_problem;
   while (NowMs() < until && first_problem.empty()) {
-    const bool read_only = ++checks % 2 == 0;
-    auto problems = read_only ? Heap::Check(path()) : Result<std::vector<std::string>>(heap->CheckAttached());
-    ASSERT_TRUE(problems.ok()) << problems.status().ToString();
-    if (!problems->empty()) first_problem = (read_only ? "read-only check " : "check ") + std::to_string(checks) +
-                                           ": " + Join(*problems);
+    std::vector<std::string> problems;
+    if (++checks % 2 == 0) {
+      auto r = Heap::Check(path());
+      if (!r.ok()) {
+        // kBusy is allowed (no quiet snapshot in 2 s); it must be rare.
+        if (r.code() != Code::kBusy) first_problem = "read-only check: " + r.status().ToString();
+        continue;
+      }
+      if (NowMs() < until) ++read_only_checks;  // while the others were still at work
+      problems = std::move(*r);
+    } else {
+      problems = heap->CheckAttached();
+    }
+    if (!problems.empty()) first_problem = "check " + std::to_string(checks) + ": " + Join(problems);
   }
   for (pid_t c : children) EXPECT_EQ(Wait(c), 0);
   EXPECT_EQ(first_problem, "");
-  EXPECT_GT(checks, 10);
+  EXPECT_GT(checks - read_only_checks, 5) << "read-write checks";
+  EXPECT_GE(read_only_checks, 1) << "no read-only check found a snapshot while the others worked";
   ExpectConsistent(*heap);
 }
 
