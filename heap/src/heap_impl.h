@@ -113,9 +113,9 @@ class HeapImpl final : public Heap {
   Result<std::vector<std::string>> CheckSnapshot();
 
   // The invariant walk, reading without locks. `self_slot`: the checker's
-  // client slot (-1 if read-only); `own_retiring`: a release of its own may
-  // have a retired version still to free (ObjectLocks::RetiringAny).
-  static void CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, bool own_retiring,
+  // client slot (-1 if read-only); `own`: its object locks, asked whether a
+  // release of its own has a retired version still to free (or nullptr).
+  static void CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, const ObjectLocks* own,
                          std::vector<std::string>* problems);
 
  private:

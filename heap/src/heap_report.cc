@@ -162,7 +162,7 @@ std::vector<std::string> HeapImpl::CheckAttached() {
     return std::move(*r);
   }
   Op op(this);
-  CheckSpace(*space_, &file_, slot_, locks_->RetiringAny(), &problems);
+  CheckSpace(*space_, &file_, slot_, locks_.get(), &problems);
   op.Finish();
   return problems;
 }
@@ -177,11 +177,14 @@ Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
   auto seq = AtomicField(sb->mutation_seq);
   auto word = AtomicField(sb->heap_mutex);
   auto owner_of = [](std::uint32_t w) { return w & ~HeapMutex::kWaiters; };
-  constexpr int kTries = 100;  // about 2 s of waiting in all
+  // Operations last microseconds: try again soon, for about 2 s in all.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  int tries = 0;
   std::uint32_t live_owner = 0;
   std::vector<std::string> problems;
-  for (int t = 0; t < kTries; ++t) {
-    if (t > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(t, 20)));
+  for (int t = 0; t == 0 || std::chrono::steady_clock::now() < give_up; ++t) {
+    if (t > 0) std::this_thread::sleep_for(std::chrono::microseconds(std::min(t, 20) * 50));
+    ++tries;
     const std::uint64_t before = seq.load(std::memory_order_acquire);
     const std::uint32_t w = word.load(std::memory_order_acquire);
     // Held by a dead process, the mutex stays as it is until some client
@@ -193,7 +196,7 @@ Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
       continue;
     }
     problems.clear();
-    CheckSpace(*space_, &file_, -1, false, &problems);
+    CheckSpace(*space_, &file_, -1, nullptr, &problems);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (owner_of(word.load(std::memory_order_acquire)) == owner_of(w) && seq.load(std::memory_order_acquire) == before) {
       return problems;
@@ -204,11 +207,11 @@ Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
     return Status::Busy(path_ + ": the heap mutex stayed held by client slot " + std::to_string(live_owner - 1) +
                         " throughout the check; check again, or attached read-write (shmheap check), which waits");
   }
-  return Status::Busy(path_ + ": the heap changed during each of " + std::to_string(kTries) +
+  return Status::Busy(path_ + ": the heap changed during each of " + std::to_string(tries) +
                       " read-only checks; check again, or attached read-write (shmheap check), which waits");
 }
 
-void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, bool own_retiring,
+void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t self_slot, const ObjectLocks* own,
                           std::vector<std::string>* problems) {
   auto* sb = space.sb();
   if (sb->undo_count != 0) {
@@ -282,7 +285,7 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t se
     if (sb->record_segments[k]) internal[sb->record_segments[k]] = "record segment";
   }
   ClientTable clients(&space, &log, file);
-  bool retiring = own_retiring;  // a release may be between its hold's removal and its free
+  bool retiring = false;  // a release may be between its hold's removal and its free
   for (std::uint32_t s : clients.Attached()) {
     if (static_cast<std::int64_t>(s) != self_slot) retiring = true;
     const format::ClientSlot* c = clients.Get(s);
@@ -296,6 +299,9 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t se
       if (std::uint64_t d = LoadRelaxed(e.pinned_data)) pinned[d] = true;
     });
   }
+  // Read after the hold scan: a release of ours whose hold the scan missed
+  // has raised the count by now, and lowers it only after our heap mutex.
+  if (own && own->RetiringAny()) retiring = true;
   for (const auto& [off, what] : internal) {
     auto it = chunks.owner.find(off);
     if (it == chunks.owner.end() || it->second != format::kInternalOwner) {
