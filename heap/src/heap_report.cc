@@ -179,12 +179,11 @@ Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
   auto owner_of = [](std::uint32_t w) { return w & ~HeapMutex::kWaiters; };
   // Operations last microseconds: try again soon, for about 2 s in all.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  int tries = 0;
   std::uint32_t live_owner = 0;
   std::vector<std::string> problems;
-  for (int t = 0; t == 0 || std::chrono::steady_clock::now() < give_up; ++t) {
+  int t = 0;
+  for (; t == 0 || std::chrono::steady_clock::now() < give_up; ++t) {
     if (t > 0) std::this_thread::sleep_for(std::chrono::microseconds(std::min(t, 20) * 50));
-    ++tries;
     const std::uint64_t before = seq.load(std::memory_order_acquire);
     const std::uint32_t w = word.load(std::memory_order_acquire);
     // Held by a dead process, the mutex stays as it is until some client
@@ -207,7 +206,7 @@ Result<std::vector<std::string>> HeapImpl::CheckSnapshot() {
     return Status::Busy(path_ + ": the heap mutex stayed held by client slot " + std::to_string(live_owner - 1) +
                         " throughout the check; check again, or attached read-write (shmheap check), which waits");
   }
-  return Status::Busy(path_ + ": the heap changed during each of " + std::to_string(tries) +
+  return Status::Busy(path_ + ": the heap changed during each of " + std::to_string(t) +
                       " read-only checks; check again, or attached read-write (shmheap check), which waits");
 }
 
@@ -320,7 +319,7 @@ void HeapImpl::CheckSpace(const Space& space, BackingFile* file, std::int64_t se
     // releaser next (HeapImpl::AfterRelease), or, if that dies first, by the
     // reaper's sweep (SweepUnheld): not a leak while another client is
     // attached or a release of ours is under way. Otherwise it is one.
-    const auto* h = space.At<format::ChunkHeader>(off - sizeof(format::ChunkHeader));
+    const format::ChunkHeader* h = arena.Header(off);
     if (retiring && h && h->flags == format::kChunkRetired) continue;
     problems->push_back("chunk at " + std::to_string(off) + " belongs to record " + std::to_string(owner - 1) +
                         " but nothing references or pins it (leaked)");

@@ -214,6 +214,12 @@ void ObjectLocks::CancelWait(ObjectRecord& r, std::uint64_t index, std::uint64_t
   Exit(r, st, (st & kLockWaiters) != 0);
 }
 
+std::uint64_t ObjectLocks::TakeRetired(const HoldEntry& e, const ObjectRecord& r) {
+  if (e.pinned_data == 0 || e.pinned_data == r.data_off) return 0;
+  retiring_.fetch_add(1, std::memory_order_acq_rel);
+  return e.pinned_data;
+}
+
 Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint64_t owner) {
   ObjectRecord* r = records_->Get(index);
   if (!r) return Status::NotFound("no object record " + std::to_string(index));
@@ -238,10 +244,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unlock(std::uint64_t index, std::uint6
       // which validate caches by mtime) must see a new modification time.
       AtomicField(r->mtime_ns).store(NowNs(), std::memory_order_relaxed);
     }
-    if (e->pinned_data != 0 && e->pinned_data != r->data_off) {
-      out.retired = e->pinned_data;
-      retiring_.fetch_add(1, std::memory_order_acq_rel);
-    }
+    out.retired = TakeRetired(*e, *r);
     holds_->Remove(e, nullptr);
     out.released = true;
     out.orphan = r->state == format::kRecordOrphan;
@@ -313,10 +316,7 @@ Result<ObjectLocks::Release> ObjectLocks::Unpin(std::uint64_t index, std::uint64
   }
   StoreRelaxed(e->count, e->count - 1);
   if (e->count == 0) {
-    if (e->pinned_data != 0 && e->pinned_data != r->data_off) {
-      out.retired = e->pinned_data;
-      retiring_.fetch_add(1, std::memory_order_acq_rel);
-    }
+    out.retired = TakeRetired(*e, *r);
     holds_->Remove(e, nullptr);
     out.released = true;
     out.orphan = r->state == format::kRecordOrphan;

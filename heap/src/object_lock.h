@@ -102,6 +102,10 @@ class ObjectLocks {
   std::uint32_t Recount(std::uint64_t index);
 
  private:
+  // The retired version a hold being released pinned (one the record no
+  // longer points at), counted in retiring_; 0 if none.
+  // REQUIRES: inside the record's section, the hold's count just reached 0.
+  std::uint64_t TakeRetired(const format::HoldEntry& e, const format::ObjectRecord& r);
   bool WouldDeadlock(std::uint64_t index, std::uint64_t owner, format::HoldMode want);
   void CancelWait(format::ObjectRecord& r, std::uint64_t index, std::uint64_t owner);
 

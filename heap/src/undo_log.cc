@@ -41,8 +41,8 @@ void UndoLog::Commit() {
 
 void UndoLog::BumpMutationSeq() {
   // Still under the heap mutex, which is released only after this store: a
-  // reader without the mutex that sees the old count and then a free mutex
-  // saw no change in between (HeapImpl::CheckAttached).
+  // reader without the mutex that sees the old sequence and then a free
+  // mutex saw no change in between (HeapImpl::CheckSnapshot).
   AtomicField(space_->sb()->mutation_seq).fetch_add(1, std::memory_order_acq_rel);
 }
 
